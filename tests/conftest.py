@@ -1,0 +1,18 @@
+"""Shared test set-up: every test gets its own studio home, so nothing touches the user's files."""
+
+from __future__ import annotations
+
+import pytest
+
+# Fixture plugins, one module per concern (the engine server, fault injection, ...).
+pytest_plugins: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def studio_home(tmp_path, monkeypatch):
+    """Move the studio's home folder (workspace, engine data) to a temporary folder."""
+    home = tmp_path / "studio-home"
+    monkeypatch.setenv("FTS_HOME", str(home))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("AZURE_OPENAI_API_KEY", raising=False)
+    return home
