@@ -1,0 +1,63 @@
+"""Plotly figures the pages and the report share (one figure, one function)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=320, legend=dict(orientation="h", y=-0.2))
+
+
+def token_histograms(tokens: Sequence[int], assistant_tokens: Sequence[int], limit: int | None = None) -> go.Figure:
+    """Tokens per example (whole conversation and answer only), with the model's limit marked."""
+    fig = go.Figure()
+    fig.add_histogram(x=list(tokens), name="Whole example", opacity=0.75, nbinsx=30)
+    fig.add_histogram(x=list(assistant_tokens), name="Answer only", opacity=0.75, nbinsx=30)
+    fig.update_layout(barmode="overlay", title="Tokens per example", xaxis_title="tokens",
+                      yaxis_title="examples", **LAYOUT)
+    if limit and tokens and max(tokens) > 0.5 * limit:
+        fig.add_vline(x=limit, line_dash="dash", line_color="red", annotation_text="limit (truncated beyond)")
+    return fig
+
+
+def cost_by_model(models: Sequence[str], costs: Sequence[float | None]) -> go.Figure:
+    pairs = [(m, c) for m, c in zip(models, costs, strict=True) if c is not None]
+    fig = go.Figure(go.Bar(x=[c for _, c in pairs], y=[m for m, _ in pairs], orientation="h",
+                           text=[f"${c:,.2f}" for _, c in pairs], textposition="auto"))
+    fig.update_layout(title="Training cost per model", xaxis_title="USD", **LAYOUT)
+    return fig
+
+
+def monthly_cost(requests: Sequence[int], series: dict[str, Sequence[float]], break_even: float | None) -> go.Figure:
+    """Monthly cost of each way of getting the behaviour, against requests per month."""
+    fig = go.Figure()
+    for name, values in series.items():
+        fig.add_scatter(x=list(requests), y=list(values), mode="lines", name=name)
+    if break_even:
+        fig.add_vline(x=break_even, line_dash="dot", annotation_text=f"break-even ≈ {break_even:,.0f}/month")
+    fig.update_layout(title="Cost per month", xaxis_title="requests per month", yaxis_title="USD", **LAYOUT)
+    return fig
+
+
+def training_curves(rows: Sequence[dict], *, metric: str = "loss") -> go.Figure:
+    """Training (and validation) loss or token accuracy against step, from metrics events or the result CSV."""
+    fig = go.Figure()
+    keys = (("train_loss", "Training loss"), ("valid_loss", "Validation loss")) if metric == "loss" else (
+        ("train_mean_token_accuracy", "Training accuracy"), ("valid_mean_token_accuracy", "Validation accuracy"))
+    for key, name in keys:
+        points = [(r["step"], r[key]) for r in rows if r.get(key) is not None and r.get("step") is not None]
+        if points:
+            fig.add_scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", name=name,
+                            marker=dict(size=4))
+    fig.update_layout(title="Loss" if metric == "loss" else "Token accuracy", xaxis_title="step", **LAYOUT)
+    return fig
+
+
+def grouped_bars(categories: Sequence[str], series: dict[str, Sequence[float]], title: str) -> go.Figure:
+    """One bar per contender and category (batch evaluation scores)."""
+    fig = go.Figure()
+    for name, values in series.items():
+        fig.add_bar(x=list(categories), y=list(values), name=name)
+    fig.update_layout(barmode="group", title=title, **LAYOUT)
+    return fig

@@ -1,0 +1,38 @@
+"""Dataset: import, edit, check and export the examples; every edit is saved as it happens."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import dataset_editor, dataset_import, dataset_manage, dataset_quality, state
+
+st.title("Dataset")
+st.caption("Each example is one conversation: what the user asks and how your model should answer.")
+data = state.dataset()
+dataset_manage.render_picker(data)
+dataset_import.render(expanded=not data.examples)
+if not data.examples:
+    st.info("No examples yet: import a file, paste some, or load the sample dataset above.")
+    st.stop()
+
+report, flags = dataset_editor.checks(data)
+edit_tab, quality_tab, versions_tab, split_tab = st.tabs(
+    ["Edit and check", "Limerick quality", "Versions", "Split and export"]
+)
+with edit_tab:
+    table_column, checks_column = st.columns([3, 2], gap="medium")
+    with table_column:
+        dataset_editor.render_toolbar(data)
+        dataset_editor.render_table(data, report, flags)
+        st.subheader("Preview")
+        dataset_editor.render_preview(data)
+    with checks_column:
+        dataset_editor.render_checks(data, report, flags)
+with quality_tab:
+    dataset_quality.render(data)
+with versions_tab:
+    dataset_manage.render_versions(data)
+with split_tab:
+    dataset_manage.render_split(data)
+    st.divider()
+    dataset_manage.render_export(data)

@@ -1,0 +1,46 @@
+"""Home: where the user is in the journey, and the one next step."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib import journey
+from ui import state
+
+st.title("Fine-Tune Studio")
+st.caption(
+    "Teach a chat model your style from a handful of examples: build the dataset, see the price, "
+    "train it, and show the difference side by side."
+)
+
+steps = journey.progress(
+    dataset=state.dataset(),
+    estimated=state.ESTIMATE in st.session_state,
+    job=st.session_state.get(state.JOB_STATE),
+    latest_model=st.session_state.get(state.LATEST_MODEL),
+)
+columns = st.columns(len(steps))
+for column, step in zip(columns, steps, strict=True):
+    with column, st.container(border=True):
+        st.markdown(f"{step.icon} **{step.title}**")
+        st.caption(step.detail)
+
+nxt = journey.next_step(steps)
+st.subheader("Next step")
+if nxt is None:
+    st.success("Everything is done: your fine-tuned model is ready. Show it in the Playground or build a report.")
+    nxt_page = "pages/playground.py"
+else:
+    st.info(nxt.advice)
+    nxt_page = nxt.page
+if st.button("Go →", type="primary", key="home_next"):
+    st.switch_page(nxt_page)
+
+if not state.dataset().examples:
+    st.divider()
+    st.markdown("New here? Load the sample dataset: ten limericks about chemical elements, ready to train.")
+    if st.button("Load the sample dataset", key="home_load_sample"):
+        from ui.actions import load_sample
+
+        load_sample()
+        st.switch_page("pages/dataset.py")

@@ -1,0 +1,18 @@
+"""Small actions several pages share (load the sample, send an example to the dataset)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lib import dataset as ds
+from ui import state
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "elements_limericks.jsonl"
+
+
+def load_sample() -> None:
+    """Open the sample dataset (ten limericks about elements, one seeded mistake to fix)."""
+    data = ds.load_file(SAMPLE)
+    data.name = "Elements limericks (sample)"
+    state.set_dataset(data, note="Loaded the sample dataset")
+    state.notify("Loaded the sample dataset. One answer is empty on purpose: find it and write it.", "📚")

@@ -1,0 +1,208 @@
+"""The Dataset page's table, chat preview and checks panel."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pandas as pd
+import streamlit as st
+
+from lib import dataset as ds
+from lib import privacy, table, validation
+from ui import render, state
+
+BASE = "dataset_table_base"          # the examples the table editor started from (its edits are relative to them)
+UNDO = "dataset_undo_deleted"        # examples deleted from the table, for undo
+PREVIEW = "dataset_preview_row"
+FILTER = "dataset_filter"
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _checks(examples_json: str, fmt: str) -> tuple[validation.Report, list]:
+    examples = json.loads(examples_json)
+    return validation.validate(examples, format=fmt), privacy.scan(examples)
+
+
+def checks(data: ds.Dataset) -> tuple[validation.Report, list]:
+    """Validation report and privacy flags, cached by content (a rerun without an edit costs nothing)."""
+    return _checks(json.dumps(data.examples, ensure_ascii=False, sort_keys=True), data.format)
+
+
+def _status(issues: list) -> str:
+    errors = sum(1 for i in issues if i.severity == "error")
+    warnings = len(issues) - errors
+    if errors:
+        return f"❌ {errors} error{'s' if errors > 1 else ''}" + (f", {warnings} warning" if warnings else "")
+    if warnings:
+        return f"⚠️ {warnings} warning{'s' if warnings > 1 else ''}"
+    return "✅"
+
+
+def _base(data: ds.Dataset, positions: list[int], view: str) -> dict:
+    """The table editor's starting point; renewed when the dataset changes from outside the table."""
+    marker = (st.session_state[state.TABLE_VERSION], view)
+    base = st.session_state.get(BASE)
+    if base is None or base["marker"] != marker:
+        base = {"marker": marker, "dataset": data, "positions": positions}
+        st.session_state[BASE] = base
+    return base
+
+
+def render_table(data: ds.Dataset, report: validation.Report, flags: list) -> None:
+    by_line: dict[int, list] = {}
+    for issue in [*report.issues, *flags]:
+        if issue.line:
+            by_line.setdefault(issue.line, []).append(issue)
+    view = st.segmented_control(
+        "Show", ["All rows", "Rows with problems"], default="All rows", key=FILTER,
+        help="Problems are validation errors, warnings and privacy flags.",
+    ) or "All rows"
+    all_positions = list(range(len(data.examples)))
+    positions = all_positions if view == "All rows" else [i for i in all_positions if i + 1 in by_line]
+    base = _base(data, positions, view)
+    base_data: ds.Dataset = base["dataset"]
+    positions = base["positions"]
+    cols = table.columns(base_data.format)
+    frame = pd.DataFrame(table.rows([base_data.examples[i] for i in positions], base_data.format), columns=list(cols))
+    frame.insert(0, "check", [_status(by_line.get(i + 1, [])) for i in positions])
+    frame.index = pd.Index([i + 1 for i in positions], name="row")
+    key = f"dataset_table_{base['marker'][0]}_{view}"
+    st.data_editor(
+        frame, key=key, num_rows="dynamic", use_container_width=True, height=min(38 + 35 * (len(frame) + 1), 520),
+        column_config={
+            "check": st.column_config.TextColumn("Check", disabled=True, width="small"),
+            "system": st.column_config.TextColumn("System prompt", width="medium"),
+            "user": st.column_config.TextColumn("User asks", width="medium"),
+            "assistant": st.column_config.TextColumn("Assistant answers", width="large"),
+            "preferred": st.column_config.TextColumn("Preferred answer", width="large"),
+            "non_preferred": st.column_config.TextColumn("Worse answer", width="large"),
+        },
+    )
+    delta = st.session_state.get(key) or {}
+    if any(delta.get(k) for k in ("edited_rows", "added_rows", "deleted_rows")):
+        edited, removed = table.edit_dataset(base_data, positions, delta)
+        if edited.examples != data.examples:
+            if removed:
+                st.session_state[UNDO] = removed
+            state.set_dataset(edited, note="Edited in the table", from_table=True)
+            st.rerun()
+    if view != "All rows" and not positions:
+        st.success("No rows with problems.")
+
+
+def render_toolbar(data: ds.Dataset) -> None:
+    left, middle, right = st.columns(3)
+    with left.popover("Apply a system prompt to every row", use_container_width=True):
+        prompt = st.text_area("System prompt", value=data.system_prompt, key="dataset_system_all", height=90)
+        if st.button("Apply to every row", key="dataset_system_apply"):
+            examples = table.apply_system_prompt(data.examples, prompt, data.format)
+            state.set_dataset(dataclasses.replace(data, examples=examples, system_prompt=prompt),
+                              note="Applied one system prompt to every row")
+            state.notify("Every row now uses this system prompt.")
+            st.rerun()
+    with middle.popover("Duplicate a row", use_container_width=True, disabled=not data.examples):
+        row = st.number_input("Row", min_value=1, max_value=max(1, len(data.examples)), value=1,
+                              key="dataset_duplicate_row")
+        if st.button("Duplicate", key="dataset_duplicate_button"):
+            index = int(row) - 1
+            split = list(data.split) if len(data.split) == len(data.examples) else ["train"] * len(data.examples)
+            split.insert(index + 1, split[index])
+            state.set_dataset(dataclasses.replace(data, examples=table.duplicate(data.examples, index), split=split),
+                              note=f"Duplicated row {row}")
+            st.rerun()
+    removed = st.session_state.get(UNDO)
+    if right.button(f"Undo delete ({len(removed)} row{'s' if removed and len(removed) > 1 else ''})" if removed
+                    else "Undo delete", key="dataset_undo", disabled=not removed, use_container_width=True):
+        examples = data.examples + removed
+        split = (list(data.split) if len(data.split) == len(data.examples) else ["train"] * len(data.examples))
+        state.set_dataset(dataclasses.replace(data, examples=examples, split=split + ["train"] * len(removed)),
+                          note="Undid a delete")
+        st.session_state.pop(UNDO, None)
+        state.notify(f"Restored {len(removed)} deleted row(s) at the end of the table.", "↩️")
+        st.rerun()
+
+
+def render_preview(data: ds.Dataset) -> None:
+    if not data.examples:
+        return
+    st.session_state.setdefault(PREVIEW, 1)
+    st.session_state[PREVIEW] = min(st.session_state[PREVIEW], len(data.examples))
+    row = st.number_input("Preview row", min_value=1, max_value=len(data.examples), key=PREVIEW)
+    example = data.examples[int(row) - 1]
+    messages = table.messages_of(example) if isinstance(example, dict) else []
+    if data.format == "dpo" and isinstance(example, dict):
+        render.chat_bubbles(messages)
+        st.caption("Preferred answer")
+        render.chat_bubbles(example.get("preferred_output") or [])
+        st.caption("Worse answer")
+        render.chat_bubbles(example.get("non_preferred_output") or [])
+    else:
+        render.chat_bubbles(messages)
+    if isinstance(example, dict) and data.format == "chat":
+        with st.expander("Edit every turn of this example (multi-turn, weights)"):
+            _turn_editor(data, int(row) - 1, messages)
+
+
+def _turn_editor(data: ds.Dataset, index: int, messages: list) -> None:
+    frame = pd.DataFrame(
+        [{"role": m.get("role", ""), "content": m.get("content") if isinstance(m.get("content"), str) else "",
+          "weight": m.get("weight")} for m in messages if isinstance(m, dict)],
+        columns=["role", "content", "weight"],
+    )
+    edited = st.data_editor(
+        frame, key=f"dataset_turns_{st.session_state[state.TABLE_VERSION]}_{index}", num_rows="dynamic",
+        use_container_width=True,
+        column_config={
+            "role": st.column_config.SelectboxColumn("Role", options=["system", "user", "assistant", "tool"],
+                                                     required=True),
+            "content": st.column_config.TextColumn("Content", width="large"),
+            "weight": st.column_config.SelectboxColumn("Weight", options=[0, 1],
+                                                       help="Assistant turns only: 0 = shown but not trained on"),
+        },
+    )
+    if st.button("Save these turns", key="dataset_turns_save"):
+        new_messages = []
+        for record in edited.to_dict("records"):
+            message = {"role": record["role"] or "user", "content": record["content"] or ""}
+            if record.get("weight") in (0, 1) and not pd.isna(record.get("weight")):
+                message["weight"] = int(record["weight"])
+            new_messages.append(message)
+        examples = list(data.examples)
+        examples[index] = {**examples[index], "messages": new_messages}
+        state.set_dataset(dataclasses.replace(data, examples=examples), note=f"Edited the turns of row {index + 1}")
+        st.rerun()
+
+
+def render_checks(data: ds.Dataset, report: validation.Report, flags: list) -> None:
+    errors = [i for i in report.issues if i.severity == "error"]
+    warnings = [i for i in report.issues if i.severity == "warning"]
+    if not data.examples:
+        return
+    if errors:
+        st.error(f"Not ready to train: {len(errors)} error{'s' if len(errors) > 1 else ''} to fix.")
+    else:
+        st.success(f"Valid: OpenAI would accept these {report.examples} examples.")
+    with st.container(border=True):
+        st.markdown("**Coach**")
+        for advice in validation.coach(report, len(data.examples)):
+            st.markdown(f"- {advice}")
+    problems = [*errors, *warnings, *flags]
+    if problems:
+        kinds = sorted({i.code for i in problems})
+        chosen = st.multiselect("Filter problems", kinds, key="dataset_problem_filter", placeholder="All kinds")
+        shown = [i for i in problems if not chosen or i.code in chosen]
+        frame = pd.DataFrame(
+            [{"row": i.line, "": "❌" if i.severity == "error" else "⚠️", "field": i.field, "problem": i.message}
+             for i in shown]
+        )
+        st.dataframe(frame, hide_index=True, use_container_width=True, height=min(38 + 35 * len(frame), 300))
+        lines = sorted({i.line for i in shown if i.line})
+        if lines:
+            target = st.selectbox("Jump to row", lines, key="dataset_jump")
+            if st.button("Show this row", key="dataset_jump_button"):
+                st.session_state[PREVIEW] = int(target)
+                st.rerun()
+    if report.error_counts:
+        with st.expander("OpenAI Cookbook counts"):
+            st.json(report.error_counts)

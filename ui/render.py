@@ -1,0 +1,44 @@
+"""Renderers several pages share. Message content is always shown as text, never as HTML or Markdown."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+AVATARS = {"system": "⚙️", "user": "user", "assistant": "assistant", "tool": "🛠️", "function": "🛠️"}
+
+
+def text_block(content: Any) -> None:
+    """Show content verbatim: `st.text` never interprets HTML or Markdown."""
+    if content is None:
+        st.caption("(no text)")
+    elif isinstance(content, str):
+        st.text(content if content else "(empty)")
+    else:
+        st.code(json.dumps(content, ensure_ascii=False, indent=2), language="json")
+
+
+def chat_bubbles(messages: list, *, split_limerick: bool = True) -> None:
+    """A chat-style preview of one example."""
+    if not messages:
+        st.caption("Nothing to preview.")
+        return
+    for message in messages:
+        if not isinstance(message, dict):
+            st.warning(f"Not a message: {str(message)[:80]}")
+            continue
+        role = str(message.get("role", "?"))
+        with st.chat_message(AVATARS.get(role, "user") if role in AVATARS else "user"):
+            label = role.capitalize()
+            if message.get("weight") == 0:
+                label += " · weight 0 (not trained on)"
+            st.caption(label)
+            content = message.get("content")
+            if split_limerick and role == "assistant" and isinstance(content, str) and " - " in content:
+                content = "\n".join(part.strip() for part in content.split(" - "))
+            text_block(content)
+            for key in ("tool_calls", "function_call"):
+                if message.get(key):
+                    text_block(message[key])
