@@ -13,6 +13,8 @@ import copy
 import json
 from typing import Any
 
+from lib import dataset as ds
+
 CHAT_COLUMNS = ("system", "user", "assistant")
 DPO_COLUMNS = ("system", "user", "preferred", "non_preferred")
 
@@ -25,15 +27,6 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ("" if value is None else json.dumps(value, ensure_ascii=False))
 
 
-def messages_of(example: Any) -> list:
-    if not isinstance(example, dict):
-        return []
-    messages = example.get("messages")
-    if messages is None and isinstance(example.get("input"), dict):
-        messages = example["input"].get("messages")
-    return messages if isinstance(messages, list) else []
-
-
 def _find(messages: list, role: str, last: bool = False) -> dict | None:
     found = [m for m in messages if isinstance(m, dict) and m.get("role") == role]
     if not found:
@@ -43,14 +36,14 @@ def _find(messages: list, role: str, last: bool = False) -> dict | None:
 
 def turns(example: Any) -> int:
     """Number of user turns: 1 for a single-turn example."""
-    return sum(1 for m in messages_of(example) if isinstance(m, dict) and m.get("role") == "user")
+    return sum(1 for m in ds.messages_of(example) if isinstance(m, dict) and m.get("role") == "user")
 
 
 def row(example: Any, fmt: str = "chat") -> dict[str, str]:
     """The table row of one example (text only: a cell never holds JSON structures)."""
     if not isinstance(example, dict):
         return {c: "" for c in columns(fmt)} | {"user": f"(not an example: {_text(example)[:80]})"}
-    messages = messages_of(example)
+    messages = ds.messages_of(example)
     out = {
         "system": _text((_find(messages, "system") or {}).get("content")),
         "user": _text((_find(messages, "user", last=True) or {}).get("content")),
@@ -156,37 +149,9 @@ def edit_dataset(dataset: Any, positions: list[int], delta: dict) -> tuple[Any, 
     import dataclasses
 
     examples, deleted = apply_edits(dataset.examples, positions, delta, dataset.format, dataset.system_prompt)
-    split = list(dataset.split) if len(dataset.split) == len(dataset.examples) else ["train"] * len(dataset.examples)
+    split = dataset.splits()
     for index in reversed(deleted):
         del split[index]
     split += ["train"] * (len(examples) - len(split))
     removed = [dataset.examples[i] for i in deleted]
     return dataclasses.replace(dataset, examples=examples, split=split), removed
-
-
-def apply_system_prompt(examples: list, prompt: str, fmt: str = "chat") -> list:
-    """Give every example the same system prompt (an empty prompt removes it)."""
-    out = []
-    for example in examples:
-        if not isinstance(example, dict):
-            out.append(example)
-            continue
-        new = copy.deepcopy(example)
-        messages = new["input"]["messages"] if fmt == "dpo" and isinstance(new.get("input"), dict) else new.get("messages")
-        if isinstance(messages, list):
-            systems = [m for m in messages if isinstance(m, dict) and m.get("role") == "system"]
-            if prompt:
-                if systems:
-                    for m in systems:
-                        m["content"] = prompt
-                else:
-                    messages.insert(0, {"role": "system", "content": prompt})
-            else:
-                messages[:] = [m for m in messages if not (isinstance(m, dict) and m.get("role") == "system")]
-        out.append(new)
-    return out
-
-
-def duplicate(examples: list, index: int) -> list:
-    """Insert a copy of example `index` right after it."""
-    return examples[: index + 1] + [copy.deepcopy(examples[index])] + examples[index + 1 :]

@@ -69,7 +69,7 @@ def render_table(data: ds.Dataset, report: validation.Report, flags: list) -> No
     frame.index = pd.Index([i + 1 for i in positions], name="row")
     key = f"dataset_table_{base['marker'][0]}_{view}"
     st.data_editor(
-        frame, key=key, num_rows="dynamic", use_container_width=True, height=min(38 + 35 * (len(frame) + 1), 520),
+        frame, key=key, num_rows="dynamic", width="stretch", height=min(38 + 35 * (len(frame) + 1), 520),
         column_config={
             "check": st.column_config.TextColumn("Check", disabled=True, width="small"),
             "system": st.column_config.TextColumn("System prompt", width="medium"),
@@ -93,31 +93,23 @@ def render_table(data: ds.Dataset, report: validation.Report, flags: list) -> No
 
 def render_toolbar(data: ds.Dataset) -> None:
     left, middle, right = st.columns(3)
-    with left.popover("Apply a system prompt to every row", use_container_width=True):
+    with left.popover("Apply a system prompt to every row", width="stretch"):
         prompt = st.text_area("System prompt", value=data.system_prompt, key="dataset_system_all", height=90)
         if st.button("Apply to every row", key="dataset_system_apply"):
-            examples = table.apply_system_prompt(data.examples, prompt, data.format)
-            state.set_dataset(dataclasses.replace(data, examples=examples, system_prompt=prompt),
-                              note="Applied one system prompt to every row")
+            state.set_dataset(ds.apply_system_prompt(data, prompt), note="Applied one system prompt to every row")
             state.notify("Every row now uses this system prompt.")
             st.rerun()
-    with middle.popover("Duplicate a row", use_container_width=True, disabled=not data.examples):
+    with middle.popover("Duplicate a row", width="stretch", disabled=not data.examples):
         row = st.number_input("Row", min_value=1, max_value=max(1, len(data.examples)), value=1,
                               key="dataset_duplicate_row")
         if st.button("Duplicate", key="dataset_duplicate_button"):
-            index = int(row) - 1
-            split = list(data.split) if len(data.split) == len(data.examples) else ["train"] * len(data.examples)
-            split.insert(index + 1, split[index])
-            state.set_dataset(dataclasses.replace(data, examples=table.duplicate(data.examples, index), split=split),
-                              note=f"Duplicated row {row}")
+            state.set_dataset(ds.duplicate_row(data, int(row) - 1), note=f"Duplicated row {row}")
             st.rerun()
     removed = st.session_state.get(UNDO)
     if right.button(f"Undo delete ({len(removed)} row{'s' if removed and len(removed) > 1 else ''})" if removed
-                    else "Undo delete", key="dataset_undo", disabled=not removed, use_container_width=True):
-        examples = data.examples + removed
-        split = (list(data.split) if len(data.split) == len(data.examples) else ["train"] * len(data.examples))
-        state.set_dataset(dataclasses.replace(data, examples=examples, split=split + ["train"] * len(removed)),
-                          note="Undid a delete")
+                    else "Undo delete", key="dataset_undo", disabled=not removed, width="stretch"):
+        state.set_dataset(dataclasses.replace(data, examples=data.examples + removed,
+                                              split=data.splits() + ["train"] * len(removed)), note="Undid a delete")
         st.session_state.pop(UNDO, None)
         state.notify(f"Restored {len(removed)} deleted row(s) at the end of the table.", "↩️")
         st.rerun()
@@ -130,7 +122,7 @@ def render_preview(data: ds.Dataset) -> None:
     st.session_state[PREVIEW] = min(st.session_state[PREVIEW], len(data.examples))
     row = st.number_input("Preview row", min_value=1, max_value=len(data.examples), key=PREVIEW)
     example = data.examples[int(row) - 1]
-    messages = table.messages_of(example) if isinstance(example, dict) else []
+    messages = ds.messages_of(example)
     if data.format == "dpo" and isinstance(example, dict):
         render.chat_bubbles(messages)
         st.caption("Preferred answer")
@@ -152,7 +144,7 @@ def _turn_editor(data: ds.Dataset, index: int, messages: list) -> None:
     )
     edited = st.data_editor(
         frame, key=f"dataset_turns_{st.session_state[state.TABLE_VERSION]}_{index}", num_rows="dynamic",
-        use_container_width=True,
+        width="stretch",
         column_config={
             "role": st.column_config.SelectboxColumn("Role", options=["system", "user", "assistant", "tool"],
                                                      required=True),
@@ -162,14 +154,9 @@ def _turn_editor(data: ds.Dataset, index: int, messages: list) -> None:
         },
     )
     if st.button("Save these turns", key="dataset_turns_save"):
-        new_messages = []
-        for record in edited.to_dict("records"):
-            message = {"role": record["role"] or "user", "content": record["content"] or ""}
-            if record.get("weight") in (0, 1) and not pd.isna(record.get("weight")):
-                message["weight"] = int(record["weight"])
-            new_messages.append(message)
+        records = [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in edited.to_dict("records")]
         examples = list(data.examples)
-        examples[index] = {**examples[index], "messages": new_messages}
+        examples[index] = ds.set_messages(examples[index], records)
         state.set_dataset(dataclasses.replace(data, examples=examples), note=f"Edited the turns of row {index + 1}")
         st.rerun()
 
@@ -196,7 +183,7 @@ def render_checks(data: ds.Dataset, report: validation.Report, flags: list) -> N
             [{"row": i.line, "": "❌" if i.severity == "error" else "⚠️", "field": i.field, "problem": i.message}
              for i in shown]
         )
-        st.dataframe(frame, hide_index=True, use_container_width=True, height=min(38 + 35 * len(frame), 300))
+        st.dataframe(frame, hide_index=True, width="stretch", height=min(38 + 35 * len(frame), 300))
         lines = sorted({i.line for i in shown if i.line})
         if lines:
             target = st.selectbox("Jump to row", lines, key="dataset_jump")

@@ -49,7 +49,7 @@ def _upload() -> None:
             )
             if choice != "(none)":
                 column_map[role] = choice
-        st.dataframe(table.head(5), use_container_width=True)
+        st.dataframe(table.head(5), width="stretch")
     system_prompt = st.text_area(
         "System prompt for converted examples",
         value=ds.DEFAULT_SYSTEM_PROMPT, key="dataset_import_system", height=68,

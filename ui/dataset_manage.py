@@ -25,12 +25,12 @@ def render_picker(data: ds.Dataset) -> None:
         if loaded is not None:
             state.set_dataset(loaded, note="Opened")
             st.rerun()
-    with middle.popover("New", use_container_width=True):
+    with middle.popover("New", width="stretch"):
         name = st.text_input("Name", key="dataset_new_name")
         if st.button("Create empty dataset", key="dataset_new_button", disabled=not name.strip()):
             state.set_dataset(ds.Dataset(name=name.strip(), examples=[], split=[]), note="Created")
             st.rerun()
-    with right.popover("Rename", use_container_width=True):
+    with right.popover("Rename", width="stretch"):
         new_name = st.text_input("New name", value=data.name, key="dataset_rename_name")
         if st.button("Rename", key="dataset_rename_button") and new_name.strip() and new_name != data.name:
             wk.rename(data.name, new_name.strip())
@@ -59,7 +59,7 @@ def render_versions(data: ds.Dataset) -> None:
         st.dataframe(
             pd.DataFrame([{"row": c.row, "change": c.kind, "before": str(c.before or "")[:200],
                            "after": str(c.after or "")[:200]} for c in changes]),
-            hide_index=True, use_container_width=True,
+            hide_index=True, width="stretch",
         )
     else:
         st.caption("These two versions hold the same examples.")
@@ -72,7 +72,7 @@ def render_versions(data: ds.Dataset) -> None:
 
 def render_split(data: ds.Dataset) -> None:
     n = len(data.examples)
-    split = data.split if len(data.split) == n else ["train"] * n
+    split = data.splits()
     n_val = sum(1 for s in split if s == "validation")
     st.caption(f"{n - n_val} examples for training, {n_val} held out for validation (validation tokens are free).")
     mode = st.radio("Split", ["No validation set", "Random", "By a column"], horizontal=True, key="dataset_split_mode")
@@ -83,7 +83,11 @@ def render_split(data: ds.Dataset) -> None:
         new_split = ds.split_random(n, fraction, int(seed))
     elif mode == "By a column":
         values = st.text_area("One value per row: train or validation", "\n".join(split), key="dataset_split_values")
-        new_split = ds.split_by_column(values.splitlines())
+        try:
+            new_split = ds.split_by_column(values.splitlines())
+        except ValueError as exc:
+            st.error(str(exc))
+            return
     else:
         new_split = ["train"] * n
     if st.button("Apply this split", key="dataset_split_apply"):
@@ -98,9 +102,9 @@ def render_export(data: ds.Dataset) -> None:
     train, val = data.train_examples(), data.validation_examples()
     cols = st.columns(3)
     cols[0].download_button("Training JSONL (what is uploaded)", ds.to_jsonl(train), f"{data.name}.train.jsonl",
-                            mime="application/jsonl", key="dataset_download_jsonl", use_container_width=True)
+                            mime="application/jsonl", key="dataset_download_jsonl", width="stretch")
     cols[1].download_button("Validation JSONL", ds.to_jsonl(val), f"{data.name}.validation.jsonl",
                             mime="application/jsonl", key="dataset_download_val", disabled=not val,
-                            use_container_width=True)
+                            width="stretch")
     cols[2].download_button("CSV (all rows)", ds.to_csv(data.examples), f"{data.name}.csv", mime="text/csv",
-                            key="dataset_download_csv", use_container_width=True)
+                            key="dataset_download_csv", width="stretch")

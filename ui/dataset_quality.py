@@ -33,7 +33,7 @@ def render(data: ds.Dataset) -> None:
     if only_problems and not frame.empty:
         frame = frame[(frame["facts wrong"] > 0) | (frame["limerick?"] == "❌") | (frame["problems"] != "")]
     st.dataframe(
-        frame, hide_index=True, use_container_width=True,
+        frame, hide_index=True, width="stretch",
         column_config={"form score": st.column_config.ProgressColumn("Form score", min_value=0, max_value=100,
                                                                       format="%d")},
     )
@@ -41,4 +41,4 @@ def render(data: ds.Dataset) -> None:
         st.warning(note)
     st.subheader("Which elements has the chatbot been shown?")
     st.caption("Grey cells: elements with no example yet. Hover for details.")
-    st.plotly_chart(elements.coverage_figure(summary.coverage), use_container_width=True)
+    st.plotly_chart(elements.coverage_figure(summary.coverage), width="stretch")

@@ -68,7 +68,7 @@ def render() -> None:
             st.text_input("API key (if the server needs one)", type="password", key=state.PROVIDER_KEY)
         config = _config_from_widgets()
         st.session_state[state.PROVIDER] = config
-        if st.button("Test connection", key="sidebar_test_connection", use_container_width=True):
+        if st.button("Test connection", key="sidebar_test_connection", width="stretch"):
             with st.spinner("Contacting the provider…"):
                 st.session_state[state.CONNECTION] = providers.test_connection(config)
         result = st.session_state.get(state.CONNECTION)

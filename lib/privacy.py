@@ -1,0 +1,114 @@
+"""Personal data and secrets in training data: e-mail addresses, phone numbers, API keys and tokens.
+
+A fine-tuned model can repeat what it was trained on, so these are worth removing before upload. The
+scan only warns (it cannot know whether support@example.com is meant to be there), and it never
+repeats a secret in full: messages show a masked form such as "sk-p…, 51 characters".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from lib.validation import Issue
+
+_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![\w-])")
+# Groups of 2–4 digits separated by a space, dot, dash or brackets, optionally after "+CC": at least
+# 9 digits in all (so years, melting points and dates do not match), at most 15 (E.164).
+_PHONE = re.compile(
+    r"(?<![\w.,+-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,5}(?![\w.,-]?\d)"
+)
+_SECRETS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
+    ("an OpenAI API key", re.compile(r"(?<![\w-])sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}")),
+    ("an AWS access key", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![A-Z0-9])")),
+    ("a GitHub token", re.compile(r"(?<!\w)(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})")),
+    ("a Slack token", re.compile(r"(?<!\w)xox[abposr]-[A-Za-z0-9-]{10,}")),
+    ("a Google API key", re.compile(r"(?<!\w)AIza[0-9A-Za-z_-]{35}")),
+    ("a long hexadecimal token", re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{32,}(?![0-9A-Za-z])")),
+    ("a long token", re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{32,}={0,2}(?![A-Za-z0-9+/_=-])")),
+)
+
+
+def _strings(value: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")
+
+
+def _looks_random(token: str) -> bool:
+    """A long run of letters is a word or a URL slug; a key mixes upper case, lower case and digits."""
+    return sum((any(c.isdigit() for c in token), any(c.islower() for c in token),
+                any(c.isupper() for c in token))) >= 3
+
+
+def mask_secret(secret: str) -> str:
+    """First four characters and the length: enough to find it, not enough to use it."""
+    return f"{secret[:4]}…, {len(secret)} characters"
+
+
+def mask_email(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}…@{domain}"
+
+
+def mask_phone(number: str) -> str:
+    digits = re.sub(r"\D", "", number)
+    return f"…{digits[-2:]}, {len(digits)} digits"
+
+
+def _find(text: str) -> Iterator[tuple[str, str, str]]:
+    """(code, what, masked) for each finding in one string."""
+    taken: list[tuple[int, int]] = []
+
+    def free(match: re.Match[str]) -> bool:
+        return all(match.end() <= a or match.start() >= b for a, b in taken)
+
+    for what, pattern in _SECRETS:
+        for match in pattern.finditer(text):
+            token = match.group(0)
+            if not free(match) or (what == "a long token" and not _looks_random(token)):
+                continue
+            taken.append(match.span())
+            shown = "-----BEGIN … PRIVATE KEY-----" if what == "a private key" else mask_secret(token)
+            yield "privacy_secret", what, shown
+    for match in _EMAIL.finditer(text):
+        if free(match):
+            taken.append(match.span())
+            yield "privacy_email", "an e-mail address", mask_email(match.group(0))
+    for match in _PHONE.finditer(text):
+        digits = re.sub(r"\D", "", match.group(0))
+        if free(match) and 9 <= len(digits) <= 15 and re.search(r"[\s()+-]", match.group(0)):
+            taken.append(match.span())
+            yield "privacy_phone", "a phone number", mask_phone(match.group(0))
+
+
+_ADVICE = {
+    "privacy_email": "remove it or replace it with a made-up one (name@example.com) before training",
+    "privacy_phone": "remove it or replace it with a made-up one before training",
+    "privacy_secret": "remove it before training, and revoke the key if it is real",
+}
+
+
+def scan(examples: Sequence[Any], *, line_numbers: Sequence[int] | None = None) -> list[Issue]:
+    """Warnings for personal data and secrets, one per finding (a value repeated in one field counts once)."""
+    lines = list(line_numbers) if line_numbers is not None and len(line_numbers) == len(examples) else None
+    issues: list[Issue] = []
+    for i, example in enumerate(examples):
+        row = lines[i] if lines else i + 1
+        for path, text in _strings(example, ""):
+            seen: set[tuple[str, str]] = set()
+            for code, what, masked in _find(text):
+                if (code, masked) in seen:
+                    continue
+                seen.add((code, masked))
+                issues.append(Issue(row, path or "line", code, "warning",
+                                    f"Row {row} contains what looks like {what} ({masked}) in {path or 'the line'}: "
+                                    f"{_ADVICE[code]}."))
+    return issues

@@ -1,0 +1,71 @@
+"""The Dataset page under AppTest: loads, validates, edits autosave, content shown as text."""
+
+from __future__ import annotations
+
+import json
+
+from lib import dataset as ds
+from lib.workspace import Workspace
+
+COPPER = ("Copper's twenty-nine, and it's red, - Running power through wires, it is said; - "
+          "In a penny it's found, - And it's mined from the ground, - Since the Bronze Age it's gone far ahead.")
+
+
+def table_key(at) -> str:
+    return next(k for k in at.session_state._state._state.filtered_state if k.startswith("dataset_table_")
+                and k != "dataset_table_base")
+
+
+def test_every_page_opens_with_no_dataset(studio):
+    for name in ("dataset", "estimate", "train", "playground", "home"):
+        studio.page(name)
+
+
+def test_sample_loads_with_its_seeded_mistake_and_a_table_edit_fixes_it_and_survives_a_new_session(
+    studio, new_session
+):
+    studio.at.button(key="home_load_sample").click().run()
+    at = studio.page("dataset")
+    assert studio.texts("error") == ["Not ready to train: 1 error to fix."]
+    problems = next(d.value for d in at.dataframe if "field" in d.value.columns)
+    assert 8 in list(problems["row"]) and "content" in " ".join(problems["field"])
+    copper_row = next(i for i, ex in enumerate(Workspace().load(Workspace().current()).examples)
+                      if ex["messages"][1]["content"] == "Tell me about Copper")
+    at.session_state[table_key(at)] = {"edited_rows": {copper_row: {"assistant": COPPER}}, "added_rows": [],
+                                      "deleted_rows": []}
+    studio.run()
+    assert studio.texts("error") == []
+    assert any(text.startswith("Valid:") for text in studio.texts("success"))
+    again = new_session()  # a browser refresh: a new session reads the autosaved dataset
+    again.page("dataset")
+    assert any(text.startswith("Valid:") for text in again.texts("success"))
+    saved = Workspace().load(Workspace().current())
+    assert saved.examples[copper_row]["messages"][2]["content"] == COPPER
+
+
+def test_a_deleted_row_can_be_undone(studio):
+    studio.at.button(key="home_load_sample").click().run()
+    at = studio.page("dataset")
+    at.session_state[table_key(at)] = {"edited_rows": {}, "added_rows": [], "deleted_rows": [0]}
+    studio.run()
+    assert len(Workspace().load(Workspace().current()).examples) == 11
+    studio.at.button(key="dataset_undo").click().run()
+    studio.assert_ok()
+    assert len(Workspace().load(Workspace().current()).examples) == 12
+
+
+def test_html_in_a_message_is_shown_as_text_never_interpreted(studio):
+    html = "<script>alert('x')</script><b>bold</b>"
+    examples = [ds.make_example(f"Tell me about element {i}", html if i == 0 else "An answer") for i in range(10)]
+    data = ds.Dataset(name="html", examples=examples, split=["train"] * 10)
+    Workspace().save(data)
+    Workspace().set_current("html")
+    from tests.plugins.apptest import Studio
+
+    fresh = Studio()
+    fresh.page("dataset")
+    assert html in fresh.texts("text")
+    for element in fresh.at.markdown:
+        assert "<script>" not in element.value
+    assert json.dumps(html)  # the payload itself is untouched in storage
+    assert Workspace().load("html").examples[0]["messages"][2]["content"] == html
