@@ -1,4 +1,4 @@
-"""Fine-Tune Studio: the frame. One navigation, one sidebar, shared state; pages live in pages/."""
+"""Fine-Tune Studio: the frame. One navigation, one sidebar, shared state; pages live in views/ (not pages/, which Streamlit would also read as old-style pages)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ state.init()
 state.keep_widget_values()
 
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/dataset.py", title="Dataset", icon=":material/table_edit:"),
-    st.Page("pages/estimate.py", title="Estimate", icon=":material/calculate:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/playground.py", title="Playground", icon=":material/compare:"),
+    st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("views/dataset.py", title="Dataset", icon=":material/table_edit:"),
+    st.Page("views/estimate.py", title="Estimate", icon=":material/calculate:"),
+    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("views/playground.py", title="Playground", icon=":material/compare:"),
 ]
 page = st.navigation(PAGES)
 

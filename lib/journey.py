@@ -26,7 +26,7 @@ class Step:
 def _dataset_step(dataset: Any) -> Step:
     from lib.validation import validate
 
-    page = "pages/dataset.py"
+    page = "views/dataset.py"
     n = len(dataset.examples)
     if n == 0:
         return Step("Dataset", "todo", "No examples yet.", "Start with a dataset: import a file or load the sample.", page)
@@ -47,22 +47,22 @@ def progress(*, dataset: Any, estimated: bool, job: dict | None, latest_model: s
         "Estimate", "done" if estimated else "todo",
         "Cost and time checked." if estimated else "Not priced yet.",
         "See what training will cost (or how long it takes on this computer) before you start.",
-        "pages/estimate.py",
+        "views/estimate.py",
     )
     status = (job or {}).get("status")
     if latest_model or status == "succeeded":
-        train = Step("Train", "done", f"Model ready: {latest_model or 'see the Train page'}", "", "pages/train.py")
+        train = Step("Train", "done", f"Model ready: {latest_model or 'see the Train page'}", "", "views/train.py")
     elif status in ACTIVE_STATUSES:
-        train = Step("Train", "active", f"Job {status.replace('_', ' ')}.", "Your job is running: watch it.", "pages/train.py")
+        train = Step("Train", "active", f"Job {status.replace('_', ' ')}.", "Your job is running: watch it.", "views/train.py")
     elif status in {"failed", "cancelled"}:
         train = Step("Train", "problem", f"The last job {status}.", "See why the last job stopped and launch again.",
-                     "pages/train.py")
+                     "views/train.py")
     else:
-        train = Step("Train", "todo", "No job yet.", "Launch a fine-tuning job.", "pages/train.py")
+        train = Step("Train", "todo", "No job yet.", "Launch a fine-tuning job.", "views/train.py")
     play = Step(
         "Playground", "todo" if train.status != "done" else "active",
         "Compare base and fine-tuned side by side.",
-        "Compare your fine-tuned model with the base model.", "pages/playground.py",
+        "Compare your fine-tuned model with the base model.", "views/playground.py",
     )
     return [data_step, estimate, train, play]
 

@@ -33,10 +33,10 @@ def _status(issues: list) -> str:
     errors = sum(1 for i in issues if i.severity == "error")
     warnings = len(issues) - errors
     if errors:
-        return f"❌ {errors} error{'s' if errors > 1 else ''}" + (f", {warnings} warning" if warnings else "")
+        return f"{errors} error{'s' if errors > 1 else ''}" + (f", {warnings} warning" if warnings else "")
     if warnings:
-        return f"⚠️ {warnings} warning{'s' if warnings > 1 else ''}"
-    return "✅"
+        return f"{warnings} warning{'s' if warnings > 1 else ''}"
+    return "ok"
 
 
 def _base(data: ds.Dataset, positions: list[int], view: str) -> dict:
@@ -68,8 +68,14 @@ def render_table(data: ds.Dataset, report: validation.Report, flags: list) -> No
     frame.insert(0, "check", [_status(by_line.get(i + 1, [])) for i in positions])
     frame.index = pd.Index([i + 1 for i in positions], name="row")
     key = f"dataset_table_{base['marker'][0]}_{view}"
+    systems = {r.get("system", "") for r in table.rows(base_data.examples, base_data.format)}
+    order = list(frame.columns)
+    if len(systems) == 1 and len(base_data.examples) > 1:
+        order.remove("system")
+        st.caption(f"Every row shares the system prompt “{next(iter(systems))[:90]}” (hidden here; change it with "
+                   "“Apply a system prompt to every row”).")
     st.data_editor(
-        frame, key=key, num_rows="dynamic", width="stretch", height=min(38 + 35 * (len(frame) + 1), 520),
+        frame, key=key, num_rows="dynamic", column_order=order, width="stretch", height=min(38 + 35 * (len(frame) + 1), 520),
         column_config={
             "check": st.column_config.TextColumn("Check", disabled=True, width="small"),
             "system": st.column_config.TextColumn("System prompt", width="medium"),
@@ -180,7 +186,7 @@ def render_checks(data: ds.Dataset, report: validation.Report, flags: list) -> N
         chosen = st.multiselect("Filter problems", kinds, key="dataset_problem_filter", placeholder="All kinds")
         shown = [i for i in problems if not chosen or i.code in chosen]
         frame = pd.DataFrame(
-            [{"row": i.line, "": "❌" if i.severity == "error" else "⚠️", "field": i.field, "problem": i.message}
+            [{"row": i.line, "kind": i.severity, "field": i.field, "problem": i.message}
              for i in shown]
         )
         st.dataframe(frame, hide_index=True, width="stretch", height=min(38 + 35 * len(frame), 300))

@@ -19,7 +19,7 @@ class Studio:
         self.assert_ok()
 
     def page(self, name: str) -> AppTest:
-        self.at.switch_page(f"pages/{name}.py").run()
+        self.at.switch_page(f"views/{name}.py").run()
         self.assert_ok()
         return self.at
 

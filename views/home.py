@@ -29,7 +29,7 @@ nxt = journey.next_step(steps)
 st.subheader("Next step")
 if nxt is None:
     st.success("Everything is done: your fine-tuned model is ready. Show it in the Playground or build a report.")
-    nxt_page = "pages/playground.py"
+    nxt_page = "views/playground.py"
 else:
     st.info(nxt.advice)
     nxt_page = nxt.page
@@ -43,4 +43,4 @@ if not state.dataset().examples:
         from ui.actions import load_sample
 
         load_sample()
-        st.switch_page("pages/dataset.py")
+        st.switch_page("views/dataset.py")
