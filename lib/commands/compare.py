@@ -1,0 +1,236 @@
+"""`python -m lib compare`: run a prompt set through several models, print the scores, write a report.
+
+    python -m lib compare --models gpt-4o-mini-2024-07-18 ft:gpt-4o-mini-2024-07-18:org::abc \\
+        --prompts sample_data/held_out_prompts.jsonl --provider openai --report report.html
+
+The same public functions the Playground page calls (`playground.run_batch`, `playground.summary`,
+`report.build_report`). Never a traceback: one plain line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+PROVIDERS = ("local", "openai", "azure", "url")
+
+
+class CommandError(Exception):
+    """A plain sentence for stderr."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--models", nargs="+", required=True, metavar="MODEL",
+                        help="Two (or three) model ids to compare, e.g. the base model and its fine-tuned version.")
+    parser.add_argument("--prompts", required=True, metavar="FILE",
+                        help="Prompt set: JSONL with a \"prompt\" field, chat JSONL (last user message), or one prompt a line.")
+    parser.add_argument("--provider", choices=PROVIDERS, default="local",
+                        help="Where the models run (default: local, the studio's engine).")
+    parser.add_argument("--base-url", help="Server address for --provider url or local (local default: the engine at "
+                        "http://127.0.0.1:8765, started when none answers); the endpoint for --provider azure.")
+    parser.add_argument("--api-key", help="API key (else OPENAI_API_KEY, AZURE_OPENAI_API_KEY or FTS_ENGINE_KEY).")
+    parser.add_argument("--deployments", nargs="+", metavar="MODEL=DEPLOYMENT",
+                        help="Azure only: the deployment that serves each model (default: the model id is the "
+                        "deployment name).")
+    parser.add_argument("--labels", nargs="+", metavar="LABEL", help="Names to show instead of the model ids.")
+    parser.add_argument("--system", help="System prompt for every model (default: the dataset's limerick prompt).")
+    parser.add_argument("--few-shot", metavar="DATASET",
+                        help="Add a contender: the first model with examples from this dataset in its prompt.")
+    parser.add_argument("--few-shot-count", type=int, default=3, metavar="N", help="Examples for --few-shot (3).")
+    parser.add_argument("--temperature", type=float, default=0.7)
+    parser.add_argument("--max-tokens", type=int, default=256)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--concurrency", type=int, default=4, help="Calls at a time (4).")
+    parser.add_argument("--report", metavar="OUT.html", help="Write the stakeholder report (one self-contained HTML file).")
+    parser.add_argument("--title", default=None, help="The report's title.")
+    parser.add_argument("--json", action="store_true", help="Print the summary and every reply as JSON.")
+
+
+# --------------------------------------------------------------------------- clients
+
+
+def _with_v1(url: str) -> str:
+    """OpenAI-compatible servers answer under /v1: add it when the address has no path."""
+    url = url.rstrip("/")
+    return url + "/v1" if urlparse(url).path in ("", "/") else url
+
+
+def _make_client(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(provider config, openai client) through lib.providers, the same factory the sidebar uses.
+
+    Explicit options win over the environment (OPENAI_API_KEY, AZURE_OPENAI_*, FTS_ENGINE_URL/KEY).
+    The local provider without --base-url starts the engine when none answers.
+    """
+    from lib.providers import config_from_env, make_client
+
+    overrides: dict[str, Any] = {"api_key": args.api_key}
+    if args.base_url:
+        if args.provider == "azure":
+            overrides["azure_endpoint"] = args.base_url
+        else:
+            overrides["base_url"] = _with_v1(args.base_url) if args.provider in ("local", "url") else args.base_url
+    if args.provider == "azure":
+        deployments = {m: m for m in args.models}
+        for item in args.deployments or []:
+            model, sep, name = item.partition("=")
+            if not sep or not model or not name:
+                raise CommandError(f"--deployments takes MODEL=DEPLOYMENT, not {item!r}.")
+            deployments[model] = name
+        overrides["deployments"] = deployments
+    config = config_from_env(args.provider, **overrides)
+    return config, make_client(config)
+
+
+# --------------------------------------------------------------------------- contenders
+
+
+def _few_shot_examples(path: str, k: int) -> list[Any]:
+    from lib.playground import pick_few_shot
+
+    try:
+        from lib.dataset import load_file
+    except ImportError:
+        load_file = None
+    if load_file is not None:
+        examples = list(load_file(path).examples)
+    else:
+        examples = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    picked = pick_few_shot(examples, k)
+    if not picked:
+        raise CommandError(f"{path} has no example with a user question and an assistant answer for --few-shot.")
+    return picked
+
+
+def _contenders(args: argparse.Namespace, config: Any, client: Any) -> list[Any]:
+    from lib.playground import Contender
+
+    models = list(args.models)
+    labels = list(args.labels or [])
+    if labels and len(labels) != len(models):
+        raise CommandError(f"Give as many --labels as --models ({len(models)}).")
+    if not labels:
+        labels = [m if models.count(m) == 1 else f"{m} ({i + 1})" for i, m in enumerate(models)]
+    contenders = [Contender(label=label, model=model, client=client, provider=config)
+                  for label, model in zip(labels, models, strict=True)]
+    if args.few_shot:
+        examples = _few_shot_examples(args.few_shot, args.few_shot_count)
+        contenders.append(Contender(label=f"{labels[0]} + {len(examples)} examples", model=models[0], client=client,
+                                    provider=config, few_shot=examples, fine_tuned=False))
+    if len(contenders) > 3:
+        raise CommandError("Compare at most three models at once (with --few-shot, at most two --models).")
+    return contenders
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _table(summary: dict) -> str:
+    heads = ["Model", "Answered", "Limericks", "Form score", "Facts wrong", "Latency", "Per 1,000 replies"]
+    rows = []
+    for c in summary["contenders"]:
+        rows.append([
+            c["label"],
+            f"{c['answered']}/{c['replies']}",
+            f"{c['limericks']}/{c['form_checked']}" if c.get("form_checked") else "–",
+            f"{c['mean_form_score']:.0f}/100" if c.get("mean_form_score") is not None else "–",
+            str(c["contradicted"]) if c.get("contradicted") is not None else "–",
+            f"{c['mean_latency']:.2f} s" if c.get("mean_latency") is not None else "–",
+            (f"${c['cost_per_1000']:,.2f}" if c["cost_per_1000"] >= 0.01 or c["cost_per_1000"] == 0
+             else f"${c['cost_per_1000']:.2g}") if c.get("cost_per_1000") is not None else "unknown",
+        ])
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(heads)]
+    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w)  # noqa: E731
+                                   for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+    return "\n".join([line(heads), "  ".join("-" * w for w in widths), *(line(r) for r in rows)])
+
+
+def _progress(done: int, total: int) -> None:
+    if sys.stderr.isatty():
+        print(f"\r{done}/{total} replies", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def _plain(exc: BaseException) -> str:
+    if isinstance(exc, CommandError | ValueError | OSError) and not hasattr(exc, "status_code"):
+        if isinstance(exc, FileNotFoundError):
+            return f"No such file: {exc.filename}"
+        return str(exc) or type(exc).__name__
+    from lib.playground import _plain_error
+
+    return _plain_error(exc)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # never a traceback
+        print(f"compare: {_plain(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        _stop_engines_we_started()
+
+
+def _stop_engines_we_started() -> None:
+    """A one-off command leaves nothing running: stop a local engine that this command started."""
+    if "lib.providers" not in sys.modules:
+        return
+    with contextlib.suppress(Exception):
+        from lib.providers import get_provider
+
+        for handle in list(getattr(get_provider("local"), "handles", {}).values()):
+            if getattr(handle, "started", False):
+                handle.stop()
+
+
+def _run(args: argparse.Namespace) -> int:
+    from lib import playground, report
+
+    if not 1 <= len(args.models) <= 3:
+        raise CommandError("Give one to three --models.")
+    if not Path(args.prompts).is_file():
+        raise CommandError(f"No such prompt file: {args.prompts}")
+    prompts = playground.load_prompts(Path(args.prompts))
+    config, client = _make_client(args)
+    contenders = _contenders(args, config, client)
+    batch = playground.run_batch(
+        contenders, prompts, concurrency=args.concurrency, system_prompt=args.system,
+        temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed, progress=_progress,
+    )
+    summary = playground.summary(batch)
+    failed = [c for c in summary["contenders"] if c["answered"] == 0]
+    if len(failed) == len(summary["contenders"]):  # nothing to show: just say why
+        raise CommandError(_why(batch, failed[0]))
+    verdict = report.conclusion(summary)
+    written = None
+    if args.report:
+        title = args.title or " vs ".join(c.label for c in contenders)
+        html_text = report.build_report(batch=batch, summary=summary, title=title)
+        out = Path(args.report)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(html_text, encoding="utf-8")
+        written = str(out)
+    if args.json:
+        print(json.dumps({"summary": summary, "conclusion": verdict, "report": written, "replies": batch.rows()},
+                         indent=2, default=str))
+    else:
+        print(_table(summary))
+        if verdict:
+            print()
+            print(verdict)
+        if written:
+            print(f"Report written to {written}")
+    if failed:
+        print(f"compare: {_why(batch, failed[0])}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _why(batch: Any, contender: dict) -> str:
+    first = next(r for r in batch.column(contender["index"]) if r.error)
+    return f"{contender['label']} answered none of the prompts: {first.error}"
