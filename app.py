@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import streamlit as st
+import logging
 
-from ui import sidebar, state
+import streamlit as st
+from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
+
+from lib import errors
+from ui import render, sidebar, state
 
 st.set_page_config(page_title="Fine-Tune Studio", page_icon="🧪", layout="wide")
 state.init()
@@ -29,4 +33,12 @@ if st.session_state.get(state.PRESENTATION):
 else:
     sidebar.render()
 state.show_notice()
-page.run()
+try:
+    page.run()
+except errors.StudioError as exc:  # a provider said no: its plain message, never a traceback
+    st.error(exc.message)
+except Exception as exc:  # a bug of ours: say so plainly, keep the details in the server log
+    if isinstance(exc, ScriptControlException):  # st.rerun / st.stop / st.switch_page
+        raise
+    logging.getLogger("fine_tune_studio").exception("page %s failed", page.title)
+    st.error(render.UNEXPECTED)

@@ -29,14 +29,15 @@ def cost_by_model(models: Sequence[str], costs: Sequence[float | None]) -> go.Fi
     return fig
 
 
-def monthly_cost(requests: Sequence[int], series: dict[str, Sequence[float]], break_even: float | None) -> go.Figure:
-    """Monthly cost of each way of getting the behaviour, against requests per month."""
+def cumulative_cost(months: Sequence[float], series: dict[str, Sequence[float]],
+                    break_even_month: float | None) -> go.Figure:
+    """Money spent so far, month by month, for each way of getting the behaviour."""
     fig = go.Figure()
     for name, values in series.items():
-        fig.add_scatter(x=list(requests), y=list(values), mode="lines", name=name)
-    if break_even:
-        fig.add_vline(x=break_even, line_dash="dot", annotation_text=f"break-even ≈ {break_even:,.0f}/month")
-    fig.update_layout(title="Cost per month", xaxis_title="requests per month", yaxis_title="USD", **LAYOUT)
+        fig.add_scatter(x=list(months), y=list(values), mode="lines+markers", name=name)
+    if break_even_month is not None and break_even_month <= max(months, default=0):
+        fig.add_vline(x=break_even_month, line_dash="dot", annotation_text="break-even")
+    fig.update_layout(title="Total spent", xaxis_title="months in use", yaxis_title="USD", **LAYOUT)
     return fig
 
 

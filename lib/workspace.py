@@ -285,6 +285,19 @@ class Workspace:
     def set_current(self, name: str | None) -> None:
         atomic_write_text(self.root / "current.json", json.dumps({"name": name}, ensure_ascii=False))
 
+    def remember_job(self, provider_kind: str, job_id: str | None) -> None:
+        """The job the Train page follows, per provider kind, so monitoring resumes after a refresh or a
+        restart (ids only: never a key or an address)."""
+        data = _read_json(self.root / "jobs.json")
+        data = data if isinstance(data, dict) else {}
+        data[provider_kind] = job_id
+        atomic_write_text(self.root / "jobs.json", json.dumps(data))
+
+    def last_job(self, provider_kind: str) -> str | None:
+        data = _read_json(self.root / "jobs.json")
+        job_id = data.get(provider_kind) if isinstance(data, dict) else None
+        return job_id if isinstance(job_id, str) and job_id else None
+
     # the row-level helpers, reachable from a Workspace too
     @staticmethod
     def diff(old: Any, new: Any) -> list[RowChange]:

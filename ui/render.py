@@ -7,6 +7,8 @@ from typing import Any
 
 import streamlit as st
 
+UNEXPECTED = ("Something unexpected went wrong on this page. Your work is saved: reload the page to go on. "
+              "(The details are in the app's log.)")
 AVATARS = {"system": "⚙️", "user": "user", "assistant": "assistant", "tool": "🛠️", "function": "🛠️"}
 
 
@@ -42,3 +44,15 @@ def chat_bubbles(messages: list, *, split_limerick: bool = True) -> None:
             for key in ("tool_calls", "function_call"):
                 if message.get(key):
                     text_block(message[key])
+
+
+def duration(seconds: float) -> str:
+    """Seconds in the words a person uses: "45 s", "3 min 10 s", "1 h 20 min"."""
+    seconds = max(0, round(seconds))
+    if seconds < 90:
+        return f"{seconds} s"
+    minutes, secs = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if minutes < 10 and secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"

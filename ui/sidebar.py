@@ -16,21 +16,16 @@ KIND_LABELS = {
 
 
 def _config_from_widgets() -> providers.ProviderConfig:
-    """Build the provider from the sidebar widgets; the key stays in this browser session only."""
-    kind = st.session_state[state.PROVIDER_KIND]
-    key = st.session_state.get(state.PROVIDER_KEY) or None
-    if kind == "openai":
-        return providers.ProviderConfig(kind="openai", api_key=key)
-    if kind == "azure":
-        return providers.ProviderConfig(
-            kind="azure",
-            api_key=key,
-            azure_endpoint=st.session_state.get(state.AZURE_ENDPOINT) or None,
-            api_version=st.session_state.get(state.AZURE_VERSION) or None,
-        )
-    if kind == "url":
-        return providers.ProviderConfig(kind="url", base_url=st.session_state.get(state.PROVIDER_URL) or None, api_key=key)
-    return providers.ProviderConfig(kind="local")
+    """Build the provider from the sidebar widgets over the environment's settings; a typed key stays in
+    this browser session only."""
+    get = st.session_state.get
+    return providers.config_from_env(
+        st.session_state[state.PROVIDER_KIND],
+        api_key=get(state.PROVIDER_KEY) or None,
+        base_url=get(state.PROVIDER_URL) or None,
+        azure_endpoint=get(state.AZURE_ENDPOINT) or None,
+        api_version=get(state.AZURE_VERSION) or None,
+    )
 
 
 def render() -> None:

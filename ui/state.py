@@ -76,6 +76,13 @@ def set_dataset(new: ds.Dataset, *, note: str = "", from_table: bool = False) ->
         st.session_state[TABLE_VERSION] = st.session_state.get(TABLE_VERSION, 0) + 1
 
 
+def follow_job(config, monitor_state: dict) -> None:
+    """Make the Train page follow this job, now and after a refresh or a restart."""
+    st.session_state[JOB_ID] = monitor_state["job_id"]
+    st.session_state[JOB_STATE] = monitor_state
+    workspace().remember_job(config.kind, monitor_state["job_id"])
+
+
 def notify(message: str, icon: str = "✅") -> None:
     """Queue a toast for the next run (a rerun would otherwise swallow it)."""
     st.session_state[NOTICE] = (message, icon)

@@ -29,7 +29,10 @@ class Studio:
         return self.at
 
     def assert_ok(self) -> None:
+        from ui.render import UNEXPECTED
+
         assert not self.at.exception, [e.value for e in self.at.exception]
+        assert UNEXPECTED not in self.texts("error"), "a page failed (see the log above)"
 
     def texts(self, kind: str) -> list[str]:
         return [str(e.value) for e in getattr(self.at, kind)]

@@ -1,0 +1,127 @@
+"""The Train page's launch panel: check, price, confirm, upload, create."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import streamlit as st
+
+from lib import dataset as ds
+from lib import engine, errors, jobs, pricing, privacy, providers, validation
+from ui import render, state
+
+SECTION = "train_section"
+NEXT_SECTION = "train_section_next"  # set before a rerun: a widget's key cannot change once drawn
+
+
+def _models(config: providers.ProviderConfig) -> list[providers.TrainableModel]:
+    key = f"train_models_{config.fingerprint()}"
+    if key not in st.session_state:
+        with st.spinner("Asking the provider which models it can train…"):
+            st.session_state[key] = providers.trainable_models(config, date.today())
+    return st.session_state[key]
+
+
+def _summary(config: providers.ProviderConfig, model: str, train: list, epochs: int | str) -> str:
+    """One sentence with the price (hosted) or the time (local) on it."""
+    est = pricing.estimate(train, model, epochs)
+    if config.kind == "local":
+        guess = engine.estimate(model, tokens=est.billed_tokens, examples=est.examples, epochs=est.epochs,
+                                calibrate=False)
+        when = f"about {render.duration(guess['seconds'])}" if guess.get("seconds") else "time not measured yet"
+        return f"Free on this computer, {when}: {est.epochs} epochs over {est.examples} examples."
+    cost = f"about ${est.cost_usd:,.2f}" if est.cost_usd is not None else "price unknown"
+    return (f"{cost} on {model}, {est.epochs} epochs, {est.trained_tokens:,} billed tokens "
+            f"(prices as of {est.price_date}).")
+
+
+def _blocked(data: ds.Dataset) -> bool:
+    report = validation.validate(data.train_examples(), format=data.format)
+    if not data.train_examples():
+        st.info("No training examples yet: build your dataset first.")
+        return True
+    if not report.valid:
+        st.error(f"Fix these before training ({len(report.errors)} error{'s' if len(report.errors) > 1 else ''}):")
+        for issue in report.errors[:8]:
+            st.markdown(f"- Row {issue.line or '—'} · {issue.field}: {issue.message}")
+        st.page_link("views/dataset.py", label="Fix them on the Dataset page", icon="➡️")
+        return True
+    return False
+
+
+def render_launch(config: providers.ProviderConfig, client) -> None:
+    data = state.dataset()
+    if _blocked(data):
+        return
+    train, val = data.train_examples(), data.validation_examples()
+    try:
+        available = _models(config)
+    except errors.StudioError as exc:
+        show_error(exc)
+        return
+    choices = [m for m in available if m.trainable] or available
+    if not choices:
+        st.warning("This provider lists no model it can fine-tune.")
+        return
+    labels = {m.id: (m.label or m.id) + ("" if m.trainable else " (cannot train now)") for m in choices}
+    model = st.selectbox("Base model", [m.id for m in choices], format_func=labels.get, key="train_model")
+    picked = next(m for m in choices if m.id == model)
+    if not picked.trainable:
+        st.warning(picked.reason)
+    methods = ["dpo"] if data.format == "dpo" else ["supervised"]
+    method = st.radio("Method", methods, horizontal=True, key="train_method",
+                      format_func={"supervised": "Supervised (learn the answers)",
+                                   "dpo": "DPO (prefer the better answer)"}.get)
+    with st.expander("Settings (automatic unless you change them)"):
+        cols = st.columns(3)
+        epochs = cols[0].number_input("Epochs (0 = automatic)", 0, 50, 0, key="train_epochs",
+                                      help="Passes over the data. Automatic follows OpenAI's rule.")
+        batch = cols[1].number_input("Batch size (0 = automatic)", 0, 256, 0, key="train_batch")
+        lr = cols[2].number_input("Learning-rate multiplier (0 = automatic)", 0.0, 10.0, 0.0, step=0.1,
+                                  key="train_lr")
+        cols = st.columns(2)
+        suffix = cols[0].text_input("Name suffix for the model (up to 64 characters)", max_chars=64,
+                                    key="train_suffix", placeholder="limericks")
+        seed = cols[1].number_input("Seed (same seed, same run)", 0, 2**31 - 1, 42, key="train_seed")
+        use_val = st.checkbox(f"Use the {len(val)} held-out validation rows", value=bool(val), disabled=not val,
+                              key="train_use_validation")
+    n_epochs: int | str = int(epochs) or "auto"
+    st.info(_summary(config, model, train, n_epochs), icon=":material/receipt_long:")
+    flags = privacy.scan(data.examples)
+    if flags and config.kind != "local":
+        st.warning(f"{len(flags)} thing(s) in your examples look private (e-mail addresses, phone numbers or keys). "
+                   "They will be uploaded to the provider. Review them on the Dataset page first.")
+    confirm = st.checkbox("I have checked the price and want to start training", key="train_confirm")
+    if not st.button("Launch training", type="primary", disabled=not confirm, key="train_launch"):
+        return
+    bar = st.progress(0.0, text="Preparing…")
+    versions = state.workspace().versions(data.name)
+    params = {"method": method, "n_epochs": n_epochs, "batch_size": int(batch) or "auto",
+              "learning_rate_multiplier": float(lr) or "auto", "suffix": suffix or None, "seed": int(seed),
+              "metadata": {"dataset": data.name[:512], "dataset_version": str(versions[-1].id) if versions else ""}}
+    try:
+        job = jobs.launch(client, ds.to_jsonl(train).encode(), model=model,
+                          validation_jsonl_bytes=ds.to_jsonl(val).encode() if use_val and val else None,
+                          filename=f"{data.name}.jsonl", progress=lambda f, text: bar.progress(min(f, 1.0), text=text),
+                          **params)
+    except errors.StudioError as exc:
+        bar.empty()
+        show_error(exc)
+        return
+    state.follow_job(config, jobs.JobMonitor(client, job.id, provider=config.kind, job=job).to_dict())
+    st.session_state[NEXT_SECTION] = "Monitor"
+    state.notify(f"Job {job.id} launched.", "🚀")
+    st.rerun()
+
+
+def show_error(exc: errors.StudioError) -> None:
+    """A plain message, and where OpenAI said no, the way out (the dataset is carried over: it is shared)."""
+    st.error(exc.message)
+    if isinstance(exc, errors.TrainingNotAvailable):
+        left, right = st.columns(2)
+        if left.button("Train on the local engine instead", key="train_switch_local", type="primary"):
+            st.session_state[state.PROVIDER_KIND] = "local"
+            st.rerun()
+        if right.button("Use Azure OpenAI", key="train_switch_azure"):
+            st.session_state[state.PROVIDER_KIND] = "azure"
+            st.rerun()
