@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from lib import dataset as ds
-from lib import privacy, table, validation
+from lib import engine, errors, playground, privacy, providers, table, validation
 from ui import render, state
 
 BASE = "dataset_table_base"          # the examples the table editor started from (its edits are relative to them)
@@ -138,8 +138,43 @@ def render_preview(data: ds.Dataset) -> None:
     else:
         render.chat_bubbles(messages)
     if isinstance(example, dict) and data.format == "chat":
+        with st.expander("Draft this answer with a model"):
+            _draft(data, int(row) - 1, messages)
         with st.expander("Edit every turn of this example (multi-turn, weights)"):
             _turn_editor(data, int(row) - 1, messages)
+
+
+def _draft(data: ds.Dataset, index: int, messages: list) -> None:
+    """Ask the chosen model for a first version of the answer; the user rewrites it before it is kept."""
+    users = [m for m in messages if m.get("role") == "user"]
+    if not users:
+        st.caption("This row has no question to answer yet.")
+        return
+    config = st.session_state[state.PROVIDER]
+    model = st.text_input("Model", value=st.session_state.get(state.LATEST_MODEL) or _default_model(config),
+                          key="dataset_draft_model")
+    key = f"dataset_draft_text_{index}"
+    if st.button("Draft an answer", key="dataset_draft_button"):
+        system = next((m.get("content") for m in messages if m.get("role") == "system"), data.system_prompt)
+        with st.spinner("Asking the model…"):
+            try:
+                st.session_state[key] = playground.draft_answer(providers.make_client(config), model, system,
+                                                                users[-1].get("content") or "")
+            except Exception as exc:  # the provider's failure, in plain words
+                st.error(errors.translate(exc).message)
+                return
+    if key in st.session_state:
+        text = st.text_area("Rewrite the draft, then keep it", key=key, height=140)
+        if st.button("Use this answer", key="dataset_draft_use"):
+            examples = list(data.examples)
+            examples[index] = table.set_cells(examples[index], {"assistant": text})
+            state.set_dataset(dataclasses.replace(data, examples=examples), note=f"Drafted the answer of row {index + 1}")
+            st.session_state.pop(key, None)
+            st.rerun()
+
+
+def _default_model(config) -> str:
+    return engine.DEFAULT_MODEL if config.kind == "local" else "gpt-4.1-mini"
 
 
 def _turn_editor(data: ds.Dataset, index: int, messages: list) -> None:

@@ -1,0 +1,57 @@
+"""The Playground under AppTest against the local engine: two columns answer, with tokens, time and cost."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.plugins.apptest import Studio
+from tests.plugins.engine import TINY
+
+
+@pytest.fixture
+def on_engine(engine_server, monkeypatch):
+    monkeypatch.setenv("FTS_ENGINE_URL", engine_server.base_url)
+    monkeypatch.setenv("FTS_ENGINE_KEY", engine_server.api_key)
+    return engine_server
+
+
+def test_two_models_answer_side_by_side_with_tokens_latency_cost_and_checks(on_engine):
+    studio = Studio()
+    at = studio.page("playground")
+    for column in (0, 1):
+        at.selectbox(key=f"playground_kind_{column}").set_value("other").run()
+        at.selectbox(key=f"playground_model_{column}").set_value(TINY).run()
+    at.number_input(key="playground_max_tokens").set_value(16).run()
+    at.button(key="playground_run").click().run()
+    studio.assert_ok()
+    labels = [m.label for m in at.metric]
+    assert labels.count("Tokens in / out") == 2 and labels.count("Cost") == 2
+    assert [m.value for m in at.metric if m.label == "Cost"] == ["free", "free"]
+    replies = at.session_state["playground_replies"]["replies"].values()
+    if any(r["text"].strip() for r in replies):  # random weights may answer nothing at all
+        assert any(text.startswith("Form:") for text in studio.texts("caption"))
+
+
+def test_a_reply_can_be_added_to_the_dataset(on_engine):
+    studio = Studio()
+    at = studio.page("playground")
+    for column in (0, 1):
+        at.selectbox(key=f"playground_kind_{column}").set_value("other").run()
+        at.selectbox(key=f"playground_model_{column}").set_value(TINY).run()
+    at.number_input(key="playground_max_tokens").set_value(8).run()
+    at.button(key="playground_run").click().run()
+    at.text_area(key="playground_send_text_0").set_value("Strontium, thirty-eight, - burns red").run()
+    at.button(key="playground_send_0").click().run()
+    studio.assert_ok()
+    from lib.workspace import Workspace
+
+    data = Workspace().load(Workspace().current())
+    assert data.examples[-1]["messages"][-1]["content"] == "Strontium, thirty-eight, - burns red"
+
+
+def test_presentation_mode_hides_the_sidebar(on_engine):
+    studio = Studio()
+    at = studio.page("playground")
+    at.toggle(key="presentation_mode").set_value(True).run()
+    studio.assert_ok()
+    assert not at.sidebar.selectbox  # no provider (or key) widgets on screen
