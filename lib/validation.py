@@ -377,8 +377,8 @@ def _duplicates(examples: Sequence[Any], conversations: dict[int, list[Any]], li
 
 
 _JACCARD = 0.85  # word-set similarity near copies reach; used only to pick candidates (prefix filtering)
-_POSTING_CAP = 300  # a word shared by more rows than this stops producing candidates
-_PER_ROW = 40  # candidates compared per row at most: those sharing the most rare words with it
+_POSTING_CAP = 30  # a word shared by more rows than this stops producing candidates
+_PER_ROW = 20  # candidates compared per row at most: those sharing the most rare words with it
 _NEIGHBOURS = 4  # sorted-order neighbours compared with each text
 
 

@@ -8,7 +8,7 @@ from lib import providers
 from ui import state
 
 KIND_LABELS = {
-    "local": "Local engine (this computer, free)",
+    "local": "Local engine (free, offline)",
     "openai": "OpenAI",
     "azure": "Azure OpenAI",
     "url": "Other OpenAI-compatible server",

@@ -121,11 +121,13 @@ def render_monitor(client, config: providers.ProviderConfig) -> None:
                 except errors.StudioError as exc:
                     st.warning(exc.message)
         if s.metrics:
-            left, right = st.columns(2)
+            accuracy = any(r.get("train_mean_token_accuracy") is not None for r in s.metrics)
+            left, right = st.columns(2) if accuracy else (st.container(), None)
             left.plotly_chart(charts.training_curves(s.metrics, metric="loss"), width="stretch",
                               key="train_loss_chart")
-            right.plotly_chart(charts.training_curves(s.metrics, metric="accuracy"), width="stretch",
-                               key="train_accuracy_chart")
+            if right is not None:
+                right.plotly_chart(charts.training_curves(s.metrics, metric="accuracy"), width="stretch",
+                                   key="train_accuracy_chart")
         if s.curves:
             st.info(s.curves, icon=":material/insights:")
         if s.status == "succeeded":
