@@ -17,6 +17,7 @@ The API key lives in memory only: it is not a dataclass field, so it never appea
 
 from __future__ import annotations
 
+import atexit
 import copy
 import datetime as dt
 import hashlib
@@ -328,6 +329,8 @@ class LocalProvider(Provider):
                 f"The local engine did not start ({errors.scrub(str(exc)) or type(exc).__name__}). "
                 "Start it yourself with `python -m lib engine` and try again."
             ) from exc
+        if getattr(handle, "started", False) and (LOCAL_HOST, LOCAL_PORT) not in self.handles:
+            atexit.register(handle.stop)  # the app stops the engine it started, and only that one
         self.handles[(LOCAL_HOST, LOCAL_PORT)] = handle
         return _with_v1(str(getattr(handle, "base_url", f"http://{LOCAL_HOST}:{LOCAL_PORT}")))
 

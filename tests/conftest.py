@@ -13,6 +13,9 @@ def studio_home(tmp_path, monkeypatch):
     """Move the studio's home folder (workspace, engine data) to a temporary folder."""
     home = tmp_path / "studio-home"
     monkeypatch.setenv("FTS_HOME", str(home))
+    # Pages that need the engine get one from the engine fixtures; others must not start a stray one
+    # on the default port, so the default points at an address where nothing listens.
+    monkeypatch.setenv("FTS_ENGINE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("AZURE_OPENAI_API_KEY", raising=False)
     return home
