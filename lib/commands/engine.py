@@ -1,0 +1,70 @@
+"""`python -m lib engine`: start the local OpenAI-compatible fine-tuning engine.
+
+    python -m lib engine --host 127.0.0.1 --port 8765 --data-dir DIR [--api-key KEY]
+
+Point any OpenAI client at http://HOST:PORT/v1. With --api-key (or $FTS_ENGINE_API_KEY) every
+/v1 request must carry that key, so the same command on a GPU server serves a whole team.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="database, uploaded files and models (default: the studio's engine folder)")
+    parser.add_argument("--api-key", default=None,
+                        help="require this key on every /v1 request (default: $FTS_ENGINE_API_KEY, else none)")
+    parser.add_argument("--max-upload-mb", type=float, default=512.0, help="largest upload in MB (default 512)")
+    parser.add_argument("--max-waiting-jobs", type=int, default=20,
+                        help="jobs allowed to wait for training before answering 429 (default 20)")
+    parser.add_argument("--model", action="append", default=[], metavar="ID_OR_PATH",
+                        help="offer another base model (Hub id or local folder); repeatable")
+    parser.add_argument("--no-prewarm", action="store_true",
+                        help="do not start the next training process in advance (saves ~400 MB of memory)")
+    parser.add_argument("--launcher", default=None, metavar="COMMAND",
+                        help="run each job under a launcher, e.g. \"accelerate launch --num_processes 4\" "
+                             "for several GPUs (the job runs as COMMAND -m lib.engine.training CONFIG)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from lib import paths
+        from lib.engine.server import Settings, create_app
+    except ImportError as exc:
+        print(f"The engine needs its packages ({exc.name} is missing): pip install -r requirements.txt",
+              file=sys.stderr)
+        return 1
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = Settings(
+            data_dir=args.data_dir or paths.engine_dir(),
+            api_key=args.api_key or os.environ.get("FTS_ENGINE_API_KEY") or None,
+            max_upload_bytes=max(1, int(args.max_upload_mb * 1024 * 1024)),
+            max_waiting_jobs=args.max_waiting_jobs,
+            prewarm=not args.no_prewarm,
+            extra_models=tuple(args.model),
+            launcher=args.launcher,
+        )
+        app = create_app(settings)
+    except (OSError, ValueError) as exc:
+        print(f"Cannot start the engine: {exc}", file=sys.stderr)
+        return 1
+    print(f"Local engine on http://{args.host}:{args.port}/v1 (data in {settings.data_dir})", file=sys.stderr,
+          flush=True)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=5)
+    except OSError as exc:
+        print(f"Cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
