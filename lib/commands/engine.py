@@ -32,10 +32,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--launcher", default=None, metavar="COMMAND",
                         help="run each job under a launcher, e.g. \"accelerate launch --num_processes 4\" "
                              "for several GPUs (the job runs as COMMAND -m lib.engine.training CONFIG)")
+    parser.add_argument("--prepare", action="store_true",
+                        help="convert the bundled SmolLM2 model once (about 15 s) and build the test model, then exit")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
 
 
+def prepare() -> int:
+    """Do the slow one-off work at setup time, so the first training job does not wait for it."""
+    try:
+        from lib.engine import models
+
+        path, seconds = models.convert_smollm2()
+        models.build_tiny()
+    except Exception as exc:  # never a traceback: say what is missing
+        print(f"Could not prepare the engine's models: {exc}", file=sys.stderr)
+        return 1
+    print(f"SmolLM2-135M-Instruct ready in {path}" + (f" (converted in {seconds:.0f} s)" if seconds else ""),
+          file=sys.stderr)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.prepare:
+        return prepare()
     try:
         import uvicorn
 
