@@ -63,7 +63,10 @@ def remember_secret(secret: str | None) -> None:
 def scrub(text: str) -> str:
     """`text` with every remembered key and anything that looks like an API key replaced."""
     for secret in sorted(_SECRETS, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
+        if len(secret) >= 16:
+            text = text.replace(secret, REDACTED)
+        else:  # a short key such as "other" is scrubbed as a whole word, never out of the middle of "another"
+            text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", REDACTED, text)
     text = _KEY_PATTERNS[0].sub(REDACTED, text)
     text = _KEY_PATTERNS[1].sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     text = _KEY_PATTERNS[2].sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)

@@ -59,6 +59,7 @@ Kind = Literal["local", "openai", "azure", "url"]
 
 LOCAL_HOST = "127.0.0.1"
 LOCAL_PORT = 8765
+LOCAL_TIMEOUT = 600.0  # seconds: generation on 2 CPU cores, queued behind other requests
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 # Azure OpenAI data-plane API version: GA, and later than 2024-08-01-preview, which job events and
 # checkpoints need (reference §4, MicrosoftDocs azure-ai-docs fine-tuning-python.md).
@@ -335,6 +336,9 @@ class LocalProvider(Provider):
         return _with_v1(str(getattr(handle, "base_url", f"http://{LOCAL_HOST}:{LOCAL_PORT}")))
 
     def make_client(self, config: ProviderConfig) -> openai.OpenAI:
+        # The engine answers one chat at a time on a CPU: a reply queued behind another may wait minutes.
+        if config.timeout < LOCAL_TIMEOUT:
+            config = ProviderConfig.from_dict({**config.to_dict(), "timeout": LOCAL_TIMEOUT}, api_key=config.api_key)
         return _openai_client(config, base_url=self.base_url(config), api_key=config.api_key)
 
     def trainable_models(

@@ -256,6 +256,12 @@ def test_the_configured_key_itself_is_scrubbed_even_without_a_key_shape():
     assert azure_key not in errors.scrub(f"api_key={azure_key}")
 
 
+def test_a_short_key_is_scrubbed_as_a_word_and_leaves_other_words_whole():
+    errors.remember_secret("other")
+    assert errors.scrub("key other; it may belong to another provider") == \
+        f"key {errors.REDACTED}; it may belong to another provider"
+
+
 def test_a_key_echoed_by_the_server_never_reaches_the_message():
     secret = "sk-live-SECRET0000000000000000"
     body = {"message": f"Incorrect API key provided: {secret}", "code": "invalid_api_key"}

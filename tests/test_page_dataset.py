@@ -12,8 +12,7 @@ COPPER = ("Copper's twenty-nine, and it's red, - Running power through wires, it
 
 
 def table_key(at) -> str:
-    return next(k for k in at.session_state._state._state.filtered_state if k.startswith("dataset_table_")
-                and k != "dataset_table_base")
+    return next(k for k in at.session_state._state._state.filtered_state if k.startswith("dataset_table_"))
 
 
 def test_every_page_opens_with_no_dataset(studio):
@@ -36,6 +35,13 @@ def test_sample_loads_with_its_seeded_mistake_and_a_table_edit_fixes_it_and_surv
     studio.run()
     assert studio.texts("error") == []
     assert any(text.startswith("Valid:") for text in studio.texts("success"))
+    # A second edit builds on the first (it once went to a stale copy and silently undid the fix).
+    at.session_state[table_key(at)] = {"edited_rows": {0: {"user": "Tell me about Hydrogen, please"}},
+                                      "added_rows": [], "deleted_rows": []}
+    studio.run()
+    both = Workspace().load(Workspace().current()).examples
+    assert both[0]["messages"][1]["content"] == "Tell me about Hydrogen, please"
+    assert both[copper_row]["messages"][2]["content"] == COPPER
     again = new_session()  # a browser refresh: a new session reads the autosaved dataset
     again.page("dataset")
     assert any(text.startswith("Valid:") for text in again.texts("success"))

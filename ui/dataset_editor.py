@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 
 import pandas as pd
@@ -12,7 +13,6 @@ from lib import dataset as ds
 from lib import engine, errors, playground, privacy, providers, table, validation
 from ui import render, state
 
-BASE = "dataset_table_base"          # the examples the table editor started from (its edits are relative to them)
 UNDO = "dataset_undo_deleted"        # examples deleted from the table, for undo
 PREVIEW = "dataset_preview_row"
 FILTER = "dataset_filter"
@@ -39,16 +39,6 @@ def _status(issues: list) -> str:
     return "ok"
 
 
-def _base(data: ds.Dataset, positions: list[int], view: str) -> dict:
-    """The table editor's starting point; renewed when the dataset changes from outside the table."""
-    marker = (st.session_state[state.TABLE_VERSION], view)
-    base = st.session_state.get(BASE)
-    if base is None or base["marker"] != marker:
-        base = {"marker": marker, "dataset": data, "positions": positions}
-        st.session_state[BASE] = base
-    return base
-
-
 def render_table(data: ds.Dataset, report: validation.Report, flags: list) -> None:
     by_line: dict[int, list] = {}
     for issue in [*report.issues, *flags]:
@@ -60,17 +50,18 @@ def render_table(data: ds.Dataset, report: validation.Report, flags: list) -> No
     ) or "All rows"
     all_positions = list(range(len(data.examples)))
     positions = all_positions if view == "All rows" else [i for i in all_positions if i + 1 in by_line]
-    base = _base(data, positions, view)
-    base_data: ds.Dataset = base["dataset"]
-    positions = base["positions"]
-    cols = table.columns(base_data.format)
-    frame = pd.DataFrame(table.rows([base_data.examples[i] for i in positions], base_data.format), columns=list(cols))
+    cols = table.columns(data.format)
+    frame = pd.DataFrame(table.rows([data.examples[i] for i in positions], data.format), columns=list(cols))
     frame.insert(0, "check", [_status(by_line.get(i + 1, [])) for i in positions])
     frame.index = pd.Index([i + 1 for i in positions], name="row")
-    key = f"dataset_table_{base['marker'][0]}_{view}"
-    systems = {r.get("system", "") for r in table.rows(base_data.examples, base_data.format)}
+    # The editor's edits are relative to the frame it was drawn from, so its key names that frame: after an
+    # edit (which may change the check column too) the next run draws a fresh editor on the saved data,
+    # and no edit is ever applied to a stale copy.
+    digest = hashlib.sha1(frame.to_json(orient="split").encode()).hexdigest()[:16]
+    key = f"dataset_table_{digest}_{view}"
+    systems = {r.get("system", "") for r in table.rows(data.examples, data.format)}
     order = list(frame.columns)
-    if len(systems) == 1 and len(base_data.examples) > 1:
+    if len(systems) == 1 and len(data.examples) > 1:
         order.remove("system")
         st.caption(f"Every row shares the system prompt “{next(iter(systems))[:90]}” (hidden here; change it with "
                    "“Apply a system prompt to every row”).")
@@ -87,7 +78,7 @@ def render_table(data: ds.Dataset, report: validation.Report, flags: list) -> No
     )
     delta = st.session_state.get(key) or {}
     if any(delta.get(k) for k in ("edited_rows", "added_rows", "deleted_rows")):
-        edited, removed = table.edit_dataset(base_data, positions, delta)
+        edited, removed = table.edit_dataset(data, positions, delta)
         if edited.examples != data.examples:
             if removed:
                 st.session_state[UNDO] = removed

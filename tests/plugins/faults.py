@@ -257,6 +257,10 @@ class FaultProxy:
             self._forward(handler, method, path, body)
         except (BrokenPipeError, ConnectionResetError):
             handler.close_connection = True
+        except OSError:  # the upstream is gone (a test's engine stopped): answer as a real gateway does
+            handler.close_connection = True
+            with contextlib.suppress(OSError):
+                handler.send_error(502, "upstream unreachable")
 
     def _forward(self, handler: BaseHTTPRequestHandler, method: str, path: str, body: bytes) -> None:
         connection = http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=300)
