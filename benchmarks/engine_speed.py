@@ -198,68 +198,115 @@ def chat_latency(client, model: str, repeats: int = 2) -> dict:
 
 
 # -- Qwen2-0.5B shape --------------------------------------------------------------------------------------
-def qwen_shape(steps: int, batch: int, length: int) -> None:
-    """Random weights in Qwen2-0.5B's shape, bf16 on the GPU: LoRA and full fine-tuning, plain loop vs engine."""
+def qwen_folder() -> Path:
+    """Random weights in Qwen2-0.5B's shape (bf16), saved once per process, with SmolLM2's tokenizer."""
+    global _QWEN
+    if _QWEN is None:
+        import torch
+        from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+        config = Qwen2Config(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
+                             num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768,
+                             tie_word_embeddings=True, rope_theta=1_000_000.0)
+        torch.manual_seed(0)
+        _QWEN = Path(tempfile.mkdtemp(prefix="qwen-shape-"))
+        Qwen2ForCausalLM(config).to(models.device_and_dtype()[1]).save_pretrained(_QWEN)
+        AutoTokenizer.from_pretrained(models.local_path(models.TINY_MODEL)).save_pretrained(_QWEN)
+    return _QWEN
+
+
+_QWEN: Path | None = None
+
+
+def qwen_loop(full: bool, steps: int, batch: int, length: int) -> float:
+    """Tokens/s of a plain transformers + peft loop, steps 3 onwards."""
     import torch
-    from transformers import AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+    from peft import get_peft_model
+    from transformers import Qwen2ForCausalLM
 
     device, dtype = models.device_and_dtype()
-    config = Qwen2Config(vocab_size=151936, hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
-                         num_attention_heads=14, num_key_value_heads=2, max_position_embeddings=32768,
-                         tie_word_embeddings=True, rope_theta=1_000_000.0)
-    torch.manual_seed(0)
-    folder = Path(tempfile.mkdtemp(prefix="qwen-shape-"))
-    Qwen2ForCausalLM(config).to(dtype).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(models.local_path(models.TINY_MODEL)).save_pretrained(folder)
-    print(f"Qwen2-0.5B shape, random weights, {dtype} on {device}; batch {batch} x {length} tokens, {steps} steps")
     ids = torch.randint(0, 49152, (batch, length), device=device)
-
-    def loop(full: bool) -> float:
-        from peft import get_peft_model
-
-        model = Qwen2ForCausalLM.from_pretrained(folder, dtype=dtype).to(device)
-        if not full:
-            model = get_peft_model(model, lora_config())
-        model.train()
-        optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4 if not full else 2e-5)
-        timed = 0.0
-        for step in range(steps):
-            if device == "cuda":
-                torch.cuda.synchronize()
-            begin = time.perf_counter()
-            loss = model(input_ids=ids, labels=ids).loss
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            if device == "cuda":
-                torch.cuda.synchronize()
-            if step >= 2:
-                timed += time.perf_counter() - begin
-        del model, optimizer
+    model = Qwen2ForCausalLM.from_pretrained(qwen_folder(), dtype=dtype).to(device)
+    if not full:
+        model = get_peft_model(model, lora_config())
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-4 if not full else 2e-5)
+    timed = 0.0
+    for step in range(steps):
         if device == "cuda":
-            torch.cuda.empty_cache()
-        return (steps - 2) * ids.numel() / timed
+            torch.cuda.synchronize()
+        begin = time.perf_counter()
+        loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        if step >= 2:
+            timed += time.perf_counter() - begin
+    del model, optimizer
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    return (steps - 2) * ids.numel() / timed
 
-    def engine(full: bool) -> float:
-        from lib.engine.training import TrainConfig, train
 
-        text = " ".join(["token"] * (length + 40))
-        examples = [{"messages": [{"role": "user", "content": "go"}, {"role": "assistant", "content": text}]}
-                    for _ in range(batch)]
-        data_dir = Path(tempfile.mkdtemp(prefix="qwen-engine-"))
-        training_file = data_dir / "train.jsonl"
-        training_file.write_text(engine_data_to_jsonl(examples))
-        cfg = TrainConfig(job_id="ftjob-qwen", data_dir=str(data_dir), model=str(folder),
-                          training_file=str(training_file), output_dir=str(data_dir / "job"),
-                          fine_tuned_model="ft:qwen:local::bench", n_epochs=steps, batch_size=batch, full=full,
-                          max_length=length, checkpoint_epochs=0)
-        result = train(cfg)
-        return result["tokens"] / result["train_seconds"]
+def qwen_engine(full: bool, steps: int, batch: int, length: int, label: str = "") -> float:
+    """Tokens/s of the engine's trainer on the same shape, timed like the loop: steps 3 onwards."""
+    import torch
 
+    from lib.engine import training
+
+    device = models.device_and_dtype()[0]
+    stamps: list[float] = []
+    make_callback = training.progress_callback
+
+    def timed_callback(*args, **kwargs):
+        callback = make_callback(*args, **kwargs)
+        step_end = callback.on_step_end
+
+        def on_step_end(*a, **k):
+            if device == "cuda":
+                torch.cuda.synchronize()
+            stamps.append(time.perf_counter())
+            return step_end(*a, **k)
+
+        callback.on_step_end = on_step_end
+        return callback
+
+    text = " ".join(["token"] * (length + 40))
+    examples = [{"messages": [{"role": "user", "content": "go"}, {"role": "assistant", "content": text}]}
+                for _ in range(batch)]
+    data_dir = Path(tempfile.mkdtemp(prefix="qwen-engine-"))
+    training_file = data_dir / "train.jsonl"
+    training_file.write_text(engine_data_to_jsonl(examples))
+    cfg = training.TrainConfig(job_id="ftjob-qwen", data_dir=str(data_dir), model=str(qwen_folder()),
+                               training_file=str(training_file), output_dir=str(data_dir / "job"),
+                               fine_tuned_model="ft:qwen:local::bench", n_epochs=steps, batch_size=batch,
+                               full=full, max_length=length, checkpoint_epochs=0)
+    training.progress_callback = timed_callback
+    try:
+        result = training.train(cfg)
+    finally:
+        training.progress_callback = make_callback
+    per_step = result["tokens"] / result["steps"]
+    whole = result["tokens"] / result["train_seconds"]
+    timed = per_step * (len(stamps) - 2) / (stamps[-1] - stamps[1])
+    print(f"    engine{' ' + label if label else ''}, {'full' if full else 'LoRA'}: {timed:,.0f} tok/s from step 3, "
+          f"{whole:,.0f} tok/s over the whole run (first steps included); loss {result['final_loss']:.3f}")
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    return timed
+
+
+def qwen_shape(steps: int, batch: int, length: int) -> None:
+    """LoRA and full fine-tuning on the Qwen2-0.5B shape: plain loop vs engine, interleaved."""
+    device, dtype = models.device_and_dtype()
+    qwen_folder()
+    print(f"Qwen2-0.5B shape, random weights, {dtype} on {device}; batch {batch} x {length} tokens, {steps} steps")
     for full in (False, True):
         kind = "full fine-tuning" if full else "LoRA r=16"
-        plain = loop(full)
-        ours = engine(full)
+        plain = qwen_loop(full, steps, batch, length)
+        ours = qwen_engine(full, steps, batch, length)
         print(f"  {kind:17s} plain loop {plain:10,.0f} tok/s   engine {ours:10,.0f} tok/s   ratio {ours / plain:.2f}")
 
 
