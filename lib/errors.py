@@ -265,8 +265,14 @@ def _get(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
-def _where(url: Any) -> tuple[str, str]:
-    """(who, address) for a request URL: "OpenAI", "Azure OpenAI", "the local engine" or "the server"."""
+ENGINE_HEADER = "X-Fine-Tune-Studio-Engine"  # on every answer of the local engine, so errors can name it
+
+
+def _where(url: Any, response: Any = None) -> tuple[str, str]:
+    """(who, address) for a request URL: "OpenAI", "Azure OpenAI", "the local engine" or "the server".
+
+    With an answer in hand, the local engine is known by its header (another server on this machine,
+    vLLM say, is not the engine); with none, an address on this machine is taken to be the engine."""
     text = str(url or "")
     parts = urlsplit(text)
     host = (parts.hostname or "").lower()
@@ -275,7 +281,11 @@ def _where(url: Any) -> tuple[str, str]:
         return "OpenAI", address
     if host.endswith(".azure.com") or host.endswith(".azure-api.net"):
         return "Azure OpenAI", address
-    if host in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
+    headers = getattr(response, "headers", None)
+    if headers is not None:
+        if headers.get(ENGINE_HEADER):
+            return "the local engine", address
+    elif host in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
         return "the local engine", address
     return f"the server at {address}", address
 
@@ -398,7 +408,7 @@ def _timeout_of(exc: Any) -> float | None:
 def _translate_status(exc: Any) -> StudioError:
     status = int(getattr(exc, "status_code", 0) or 0)
     url = exc.request.url if getattr(exc, "request", None) is not None else None
-    who, _ = _where(url)
+    who, _ = _where(url, getattr(exc, "response", None))
     Who = who[0].upper() + who[1:]
     body = exc.body if isinstance(exc.body, Mapping) else {}
     said = str(body.get("message") or "").strip() or None

@@ -88,7 +88,7 @@ def test_proxy_forwards_when_no_fault_is_set(proxy):
 def test_401_says_the_key_was_refused(proxy):
     proxy.fail(401)
     err = fault_of(lambda: client_for(proxy).models.list())
-    assert_plain_error(err, AuthError, "did not accept the API key", "key (")
+    assert_plain_error(err, AuthError, "did not accept the API key", "Check the API key")
     assert err.status == 401 and not err.retryable
 
 
@@ -203,23 +203,26 @@ def _status_error(status: int, body: dict, url: str, headers: dict | None = None
 
 
 @pytest.mark.parametrize(
-    ("url", "who"),
+    ("url", "headers", "who"),
     [
-        ("https://api.openai.com/v1/models", "OpenAI"),
-        ("https://res.openai.azure.com/openai/models?api-version=2024-10-21", "Azure OpenAI"),
-        ("http://127.0.0.1:8765/v1/models", "The local engine"),
-        ("https://gpu.example.org/v1/models", "The server at https://gpu.example.org"),
+        ("https://api.openai.com/v1/models", {}, "OpenAI"),
+        ("https://res.openai.azure.com/openai/models?api-version=2024-10-21", {}, "Azure OpenAI"),
+        ("http://127.0.0.1:8765/v1/models", {errors.ENGINE_HEADER: "1"}, "The local engine"),
+        # Another server on this machine (vLLM, Ollama) is not the engine: it is named by its address.
+        ("http://127.0.0.1:8000/v1/models", {}, "The server at http://127.0.0.1:8000"),
+        ("https://gpu.example.org/v1/models", {}, "The server at https://gpu.example.org"),
     ],
 )
-def test_messages_name_the_provider(url, who):
-    err = translate(_status_error(500, {"message": "boom"}, url))
+def test_messages_name_the_provider(url, headers, who):
+    err = translate(_status_error(500, {"message": "boom"}, url, headers))
     assert err.message.startswith(who)
 
 
 def test_401_hints_name_the_right_setting_per_provider():
     openai_err = translate(_status_error(401, {"message": "bad"}, "https://api.openai.com/v1/models"))
     azure_err = translate(_status_error(401, {"message": "bad"}, "https://r.openai.azure.com/openai/models"))
-    engine_err = translate(_status_error(401, {"message": "bad"}, "http://127.0.0.1:8765/v1/models"))
+    engine_err = translate(_status_error(401, {"message": "bad"}, "http://127.0.0.1:8765/v1/models",
+                                         {errors.ENGINE_HEADER: "1"}))
     assert "OPENAI_API_KEY" in openai_err.message
     assert "AZURE_OPENAI_API_KEY" in azure_err.message
     assert "FTS_ENGINE_KEY" in engine_err.message

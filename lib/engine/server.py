@@ -27,6 +27,7 @@ from lib.engine.inference import ModelProxy, Target
 from lib.engine.params import ChatCompletionParams, JobCreateParams
 from lib.engine.scheduler import WAITING, Scheduler
 from lib.engine.store import Store, new_id, now
+from lib.errors import ENGINE_HEADER
 
 log = logging.getLogger("lib.engine")
 FILE_PURPOSES = ("fine-tune", "assistants", "batch", "vision", "user_data", "evals")
@@ -438,8 +439,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             length = request.headers.get("content-length")
             if length and length.isdigit() and int(length) > settings.max_upload_bytes + 64 * 1024:
                 error = errors.PayloadTooLarge(_too_large(settings.max_upload_bytes), param="file")
-                return JSONResponse(error.body(), status_code=413)
-        return await call_next(request)
+                return JSONResponse(error.body(), status_code=413, headers={ENGINE_HEADER: VERSION})
+        response = await call_next(request)
+        response.headers[ENGINE_HEADER] = VERSION  # lets the studio's messages name the engine
+        return response
 
     for method, path, name in ROUTES:
         dependencies = [Depends(check_key)] if path.startswith("/v1/") else []

@@ -7,6 +7,7 @@ import time
 import openai
 import pytest
 
+from lib.errors import translate
 from tests.plugins.engine import TINY, assert_openai_error, chat_examples, write_jsonl
 
 
@@ -26,7 +27,11 @@ def error_of(call, *args, **kwargs) -> Exception:
 def test_wrong_or_missing_key_is_401(engine_server):
     for key in ("wrong-key", ""):
         client = engine_server.client(api_key=key or "x", default_headers={} if key else {"Authorization": ""})
-        assert_openai_error(error_of(client.models.list), 401, code="invalid_api_key")
+        error = error_of(client.models.list)
+        assert_openai_error(error, 401, code="invalid_api_key")
+        # The studio's message names the engine (known by its header) and the setting to fix.
+        assert translate(error).message.startswith("The local engine did not accept the API key")
+        assert "FTS_ENGINE_KEY" in translate(error).message
 
 
 def test_health_and_openapi_need_no_key(engine_server):
