@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 Status = Literal["done", "active", "todo", "problem"]
-ICONS = {"done": "✅", "active": "⏳", "todo": "⚪", "problem": "⚠️"}
+# Material icons, which Streamlit draws with its own font (an emoji needs one on the visitor's machine).
+ICONS = {"done": ":material/check_circle:", "active": ":material/hourglass_top:", "todo": ":material/radio_button_unchecked:",
+         "problem": ":material/warning:"}
 ACTIVE_STATUSES = {"validating_files", "queued", "running", "paused"}
 
 

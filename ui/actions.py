@@ -15,4 +15,4 @@ def load_sample() -> None:
     data = ds.load_file(SAMPLE)
     data.name = "Elements limericks (sample)"
     state.set_dataset(data, note="Loaded the sample dataset")
-    state.notify("Loaded the sample dataset. One answer is empty on purpose: find it and write it.", "📚")
+    state.notify("Loaded the sample dataset. One answer is empty on purpose: find it and write it.", ":material/menu_book:")

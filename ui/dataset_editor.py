@@ -108,7 +108,7 @@ def render_toolbar(data: ds.Dataset) -> None:
         state.set_dataset(dataclasses.replace(data, examples=data.examples + removed,
                                               split=data.splits() + ["train"] * len(removed)), note="Undid a delete")
         st.session_state.pop(UNDO, None)
-        state.notify(f"Restored {len(removed)} deleted row(s) at the end of the table.", "↩️")
+        state.notify(f"Restored {len(removed)} deleted row(s) at the end of the table.", ":material/undo:")
         st.rerun()
 
 

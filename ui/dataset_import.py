@@ -15,7 +15,7 @@ def _finish(data: ds.Dataset, name: str, note: str) -> None:
     data.name = name.strip() or data.name or "untitled"
     state.set_dataset(data, note=note)
     kind = {"legacy": " (converted from prompt/completion)", "dpo": " (preference pairs for DPO)"}.get(data.format, "")
-    state.notify(f"Imported {len(data.examples)} examples into “{data.name}”{kind}.", "📥")
+    state.notify(f"Imported {len(data.examples)} examples into “{data.name}”{kind}.", ":material/upload_file:")
     st.rerun()
 
 
@@ -28,7 +28,8 @@ def _upload() -> None:
     if upload is None:
         return
     data_bytes = upload.getvalue()
-    name = st.text_input("Name for this dataset", value=upload.name.rsplit(".", 1)[0], key="dataset_import_name")
+    name = st.text_input("Name for this dataset", value=upload.name.rsplit(".", 1)[0],
+                         key=f"dataset_import_name_{upload.file_id}")  # a new file brings its own name
     column_map = None
     if upload.name.lower().endswith((".csv", ".xlsx")):
         try:

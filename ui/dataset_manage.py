@@ -66,7 +66,7 @@ def render_versions(data: ds.Dataset) -> None:
     if st.button("Restore the first of these versions", key="dataset_restore"):
         restored = wk.load_version(data.name, older)
         state.set_dataset(restored, note=f"Restored the version of {labels[older]}")
-        state.notify("Version restored. The version before it is kept in the history too.", "⏪")
+        state.notify("Version restored. The version before it is kept in the history too.", ":material/history:")
         st.rerun()
 
 

@@ -27,11 +27,11 @@ def render(data: ds.Dataset) -> None:
     only_problems = st.toggle("Only rows with problems", key="quality_only_problems")
     frame = pd.DataFrame(
         [{"row": r.line, "element": r.element or "—", "form score": r.score,
-          "limerick?": "✅" if r.is_limerick else "❌", "facts wrong": r.contradicted,
+          "limerick?": "yes" if r.is_limerick else "no", "facts wrong": r.contradicted,
           "problems": "; ".join(r.problems)} for r in rows]
     )
     if only_problems and not frame.empty:
-        frame = frame[(frame["facts wrong"] > 0) | (frame["limerick?"] == "❌") | (frame["problems"] != "")]
+        frame = frame[(frame["facts wrong"] > 0) | (frame["limerick?"] == "no") | (frame["problems"] != "")]
     st.dataframe(
         frame, hide_index=True, width="stretch",
         column_config={"form score": st.column_config.ProgressColumn("Form score", min_value=0, max_value=100,

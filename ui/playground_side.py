@@ -99,7 +99,7 @@ def _reply_footer(reply: pg.Reply, index: int) -> None:
             state.set_dataset(dataclasses.replace(data, examples=[*data.examples, example],
                                                   split=[*data.splits(), "train"]),
                               note="Added an answer from the Playground")
-            state.notify("Added to the dataset as a new example.", "➕")
+            state.notify("Added to the dataset as a new example.", ":material/add:")
             st.rerun()
 
 

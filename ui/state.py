@@ -83,7 +83,7 @@ def follow_job(config, monitor_state: dict) -> None:
     workspace().remember_job(config.kind, monitor_state["job_id"])
 
 
-def notify(message: str, icon: str = "✅") -> None:
+def notify(message: str, icon: str = ":material/check_circle:") -> None:
     """Queue a toast for the next run (a rerun would otherwise swallow it)."""
     st.session_state[NOTICE] = (message, icon)
 

@@ -63,7 +63,9 @@ def render_launch(config: providers.ProviderConfig, client) -> None:
     if not choices:
         st.warning("This provider lists no model it can fine-tune.")
         return
-    labels = {m.id: (m.label or m.id) + ("" if m.trainable else " (cannot train now)") for m in choices}
+    # The id too: it is what the job, the history and the Playground call the model.
+    labels = {m.id: (f"{m.id} — {m.label}" if m.label and m.label != m.id else m.id)
+              + ("" if m.trainable else " (cannot train now)") for m in choices}
     model = st.selectbox("Base model", [m.id for m in choices], format_func=labels.get, key="train_model")
     picked = next(m for m in choices if m.id == model)
     if not picked.trainable:
@@ -110,7 +112,7 @@ def render_launch(config: providers.ProviderConfig, client) -> None:
         return
     state.follow_job(config, jobs.JobMonitor(client, job.id, provider=config.kind, job=job).to_dict())
     st.session_state[NEXT_SECTION] = "Monitor"
-    state.notify(f"Job {job.id} launched.", "🚀")
+    state.notify(f"Job {job.id} launched.", ":material/rocket_launch:")
     st.rerun()
 
 
