@@ -21,7 +21,9 @@ def limerick_shaped(text: str) -> bool:
 
 
 @pytest.mark.slow
-def test_fine_tuned_smollm2_answers_held_out_elements_in_the_training_shape(engine_client, tmp_path):
+@pytest.mark.timeout(1800)  # ~2 min on an idle 2-core machine; much more when it is shared
+def test_fine_tuned_smollm2_answers_held_out_elements_in_the_training_shape(engine_server, tmp_path):
+    engine_client = engine_server.client(timeout=900)  # a shared, busy machine can be very slow
     rows = [json.loads(line) for line in (SAMPLE / "elements_limericks.jsonl").read_text().splitlines() if line]
     rows = [r for r in rows if all(m["content"].strip() for m in r["messages"])]  # the seeded empty answer out
     assert len(rows) == 11
@@ -29,7 +31,7 @@ def test_fine_tuned_smollm2_answers_held_out_elements_in_the_training_shape(engi
         training = engine_client.files.create(file=handle, purpose="fine-tune")
     job = engine_client.fine_tuning.jobs.create(model=DEFAULT_MODEL, training_file=training.id, seed=0,
                                                 suffix="elle")
-    deadline = time.monotonic() + 900
+    deadline = time.monotonic() + 1500
     while (job := engine_client.fine_tuning.jobs.retrieve(job.id)).status not in ("succeeded", "failed",
                                                                                   "cancelled"):
         assert time.monotonic() < deadline
