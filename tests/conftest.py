@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 # Fixture plugins, one module per concern (the engine server, fault injection, ...).
-pytest_plugins: list[str] = ["tests.plugins.apptest", "tests.plugins.engine", "tests.plugins.faults"]
+pytest_plugins: list[str] = [
+    "tests.plugins.apptest", "tests.plugins.browser", "tests.plugins.engine", "tests.plugins.faults",
+]
 
 
 @pytest.fixture(autouse=True)

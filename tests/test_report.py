@@ -197,49 +197,27 @@ def test_dataset_summary_from_examples_counts_limericks_and_wrong_facts():
     assert "Answers that are well-formed limericks" in page and "50% (1 of 2)" in page
 
 
-def _launch_chromium(playwright):
-    """Playwright's own Chromium, else one installed on the system (Debian's `chromium`); None if neither."""
-    import shutil
-
-    try:
-        return playwright.chromium.launch()
-    except Exception:
-        pass
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            try:
-                return playwright.chromium.launch(executable_path=path, args=["--no-sandbox"])
-            except Exception:
-                continue
-    return None
-
-
 @pytest.mark.browser
-def test_the_report_opens_offline_in_a_browser_and_draws_its_charts(tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
+def test_the_report_opens_offline_in_a_browser_and_draws_its_charts(tmp_path, chromium):
     batch = make_batch(4, tuned_limericks=3, hostile=True)
     path = tmp_path / "report.html"
     path.write_text(report.build_report(batch=batch, votes=[Vote(0, 0, 1, "right")]), encoding="utf-8")
-    with sync_api.sync_playwright() as playwright:
-        browser = _launch_chromium(playwright)
-        if browser is None:
-            pytest.skip("no Chromium for Playwright on this machine")
-        try:
-            page = browser.new_page()
-            requests, problems, dialogs = [], [], []
-            page.on("request", lambda r: requests.append(r.url))
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("console", lambda m: m.type == "error" and problems.append(m.text))
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.goto(path.as_uri())
-            page.wait_for_selector(".main-svg")
-            assert [u for u in requests if not u.startswith("file:")] == []
-            assert problems == [] and dialogs == []
-            assert page.locator(".js-plotly-plot").count() == 3
-            assert "<script>alert('pwned')</script>" in page.inner_text("#samples")
-        finally:
-            browser.close()
+    context = chromium.new_context()
+    try:
+        page = context.new_page()
+        requests, problems, dialogs = [], [], []
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("console", lambda m: m.type == "error" and problems.append(m.text))
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(path.as_uri())
+        page.wait_for_selector(".main-svg")
+        assert [u for u in requests if not u.startswith("file:")] == []
+        assert problems == [] and dialogs == []
+        assert page.locator(".js-plotly-plot").count() == 3
+        assert "<script>alert('pwned')</script>" in page.inner_text("#samples")
+    finally:
+        context.close()
 
 
 def test_dataset_summary_of_the_sample_dataset():

@@ -29,12 +29,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.plugins.browser import CHROMIUM
 from tests.plugins.engine import EngineServer, free_port, launch
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run"]
 ENGINE_KEY = "browser-engine-key-5f2c"
 ARTIFACTS = REPO / "artifacts"
 SCREENSHOTS = ARTIFACTS / "screenshots"
@@ -152,20 +150,6 @@ def studio(studio_home, browser_engine, tmp_path, request) -> Iterator[Studio]:
 
 
 # --- the browser ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @dataclass
