@@ -244,7 +244,7 @@ def _system_of_values(values: list[Any]) -> str | None:
     """The system prompt most examples use (what "Apply to all rows" should offer), if any."""
     counts: dict[str, int] = {}
     for value in values:
-        for message in messages_of(value):
+        for message in conversation(value):
             if message.get("role") == "system" and isinstance(message.get("content"), str):
                 counts[message["content"]] = counts.get(message["content"], 0) + 1
                 break
@@ -589,8 +589,9 @@ def make_example(user: str, assistant: str, system_prompt: str | None = DEFAULT_
     return {"messages": messages}
 
 
-def messages_of(example: Any) -> list[dict[str, Any]]:
-    """A copy of the conversation to edit: `messages` of a chat example, `input.messages` of a DPO pair."""
+def conversation(example: Any) -> list[dict[str, Any]]:
+    """The conversation itself, to read (not copied): `messages` of a chat example, `input.messages`
+    of a DPO pair; only the messages that are objects."""
     if not isinstance(example, dict):
         return []
     messages = example.get("messages")
@@ -598,7 +599,12 @@ def messages_of(example: Any) -> list[dict[str, Any]]:
         messages = example["input"].get("messages")
     if not isinstance(messages, list):
         return []
-    return [copy.deepcopy(m) for m in messages if isinstance(m, dict)]
+    return [m for m in messages if isinstance(m, dict)]
+
+
+def messages_of(example: Any) -> list[dict[str, Any]]:
+    """A copy of the conversation to edit (see `conversation`)."""
+    return [copy.deepcopy(m) for m in conversation(example)]
 
 
 _OPTIONAL_KEYS = ("name", "weight", "tool_calls", "tool_call_id", "function_call", "refusal")

@@ -36,14 +36,14 @@ def _find(messages: list, role: str, last: bool = False) -> dict | None:
 
 def turns(example: Any) -> int:
     """Number of user turns: 1 for a single-turn example."""
-    return sum(1 for m in ds.messages_of(example) if isinstance(m, dict) and m.get("role") == "user")
+    return sum(1 for m in ds.conversation(example) if m.get("role") == "user")
 
 
 def row(example: Any, fmt: str = "chat") -> dict[str, str]:
     """The table row of one example (text only: a cell never holds JSON structures)."""
     if not isinstance(example, dict):
         return {c: "" for c in columns(fmt)} | {"user": f"(not an example: {_text(example)[:80]})"}
-    messages = ds.messages_of(example)
+    messages = ds.conversation(example)  # read only
     out = {
         "system": _text((_find(messages, "system") or {}).get("content")),
         "user": _text((_find(messages, "user", last=True) or {}).get("content")),
