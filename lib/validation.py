@@ -286,7 +286,7 @@ def validate(
         if "system" not in roles:
             issues.append(Issue(row, "messages", "missing_system_message", "warning",
                                 f"Row {row} has no system message: add the system prompt the other rows use "
-                                "(Apply system prompt to all rows does it)."))
+                                "(the Dataset page's “Apply a system prompt to every row” does it)."))
         if "user" not in roles:
             issues.append(Issue(row, "messages", "missing_user_message", "warning",
                                 f"Row {row} has no user message: add the question this answer replies to."))

@@ -37,7 +37,8 @@ def test_launch_is_blocked_while_the_dataset_has_errors_and_says_which(on_engine
     studio.at.button(key="home_load_sample").click().run()
     at = studio.page("train")
     assert studio.texts("error") == ["Fix these before training (1 error):"]
-    assert any("Row 8" in m for m in studio.texts("markdown"))
+    said = [m for m in studio.texts("markdown") if "Row 8" in m]
+    assert said and "is empty" in said[0] and "messages[" not in said[0]  # plain words, no JSON path
     assert not [b for b in at.button if b.key == "train_launch"]
 
 

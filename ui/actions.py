@@ -11,7 +11,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "elements_lime
 
 
 def load_sample() -> None:
-    """Open the sample dataset (ten limericks about elements, one seeded mistake to fix)."""
+    """Open the sample dataset (twelve limericks about elements, one seeded mistake to fix)."""
     data = ds.load_file(SAMPLE)
     data.name = "Elements limericks (sample)"
     state.set_dataset(data, note="Loaded the sample dataset")

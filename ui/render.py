@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import streamlit as st
@@ -10,6 +11,11 @@ import streamlit as st
 UNEXPECTED = ("Something unexpected went wrong on this page. Your work is saved: reload the page to go on. "
               "(The details are in the app's log.)")
 AVATARS = {"system": "⚙️", "user": "user", "assistant": "assistant", "tool": "🛠️", "function": "🛠️"}
+
+
+def escape(text: str) -> str:
+    """`text` for st.markdown shown as written: no emphasis, links or LaTeX out of a user's words."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>$~])", r"\\\1", text)
 
 
 def text_block(content: Any) -> None:

@@ -43,7 +43,7 @@ def _blocked(data: ds.Dataset) -> bool:
     if not report.valid:
         st.error(f"Fix these before training ({len(report.errors)} error{'s' if len(report.errors) > 1 else ''}):")
         for issue in report.errors[:8]:
-            st.markdown(f"- Row {issue.line or '—'} · {issue.field}: {issue.message}")
+            st.markdown(f"- {render.escape(issue.message)}")
         st.page_link("views/dataset.py", label="Fix them on the Dataset page", icon="➡️")
         return True
     return False

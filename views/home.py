@@ -38,7 +38,8 @@ if st.button("Go →", type="primary", key="home_next"):
 
 if not state.dataset().examples:
     st.divider()
-    st.markdown("New here? Load the sample dataset: ten limericks about chemical elements, ready to train.")
+    st.markdown("New here? Load the sample dataset: twelve limericks about chemical elements, with one "
+                "mistake left in for you to find and fix.")
     if st.button("Load the sample dataset", key="home_load_sample"):
         from ui.actions import load_sample
 
