@@ -48,8 +48,9 @@ case "${1:-run}" in
   run)
     setup
     echo "Starting Fine-Tune Studio on http://localhost:${PORT:-8501} (the local engine starts with it)…"
+    # Only this computer can reach it unless ADDRESS says otherwise (ADDRESS=0.0.0.0 to share it).
     exec "$VENV/bin/python" -m streamlit run app.py --server.port "${PORT:-8501}" --server.headless true \
-      --browser.gatherUsageStats false
+      --server.address "${ADDRESS:-localhost}" --browser.gatherUsageStats false
     ;;
   *) echo "usage: ./studio.sh [run|test|setup]" >&2; exit 2 ;;
 esac
