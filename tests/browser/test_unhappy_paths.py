@@ -243,7 +243,11 @@ def test_a_refresh_right_after_a_table_edit_keeps_the_edit(walk: Walk):
     assert before == ""
     walk.edit_cell(table(walk), row, column, COPPER, settle=False)
     walk.page.screenshot(path=str(walk.folder / "00-edited-then-refreshed-at-once.png"))
-    walk.reload()  # at once: no waiting for the page to confirm
+    # A quarter of a second after Enter, faster than a person can see the cell and reach for F5: the edit
+    # is saved by the editor's callback, first thing in the run the edit starts. (Within ~20 ms of Enter
+    # the browser has not even sent the edit yet: nothing on the server can keep that.)
+    walk.page.wait_for_timeout(250)
+    walk.reload()  # no waiting for the page to confirm
     page.get_by_text("Valid: OpenAI would accept these 12 examples.").wait_for(timeout=30_000)
     walk.step("after the refresh")
     assert copper_cell(walk)[2] == COPPER
