@@ -23,6 +23,8 @@ from lib.engine import models
 from lib.engine.data import text_of
 
 DEFAULT_MAX_NEW_TOKENS = 1024
+BATCH_WINDOW = 0.04  # seconds the generation thread waits for requests that can share a batch
+MAX_BATCH = 4
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,79 @@ class _Streamer:
         self.queue.put(("end", None))
 
 
+@dataclass(eq=False)
+class _Request:
+    target: Target
+    messages: list[dict]
+    max_tokens: int | None
+    temperature: float | None
+    top_p: float | None
+    seed: int | None
+    streamer: _Streamer = field(default_factory=lambda: _Streamer())
+    state: dict = field(default_factory=dict)
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    def batch_key(self) -> tuple | None:
+        """Requests with the same key can share a batch: same base model, and greedy decoding, or the
+        same sampling settings with no seed (a seed asks for one request's own random numbers)."""
+        if self.temperature is not None and self.temperature == 0:
+            return (self.target.base_id, "greedy")
+        if self.seed is None:
+            return (self.target.base_id, self.temperature, self.top_p)
+        return None
+
+
+class _BatchStreamer:
+    """Hands each row of a batched `generate` to its own request's reader (a transformers streamer),
+    and knows which rows are finished."""
+
+    def __init__(self, batch: list[_Request], eos: set[int]):
+        self.batch = batch
+        self.eos = eos
+        self.counts = [0] * len(batch)
+        self.done = [False] * len(batch)
+        self._prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self._prompt_seen:  # the first call carries the prompts
+            self._prompt_seen = True
+            return
+        for i, token_id in enumerate(value.reshape(len(self.batch), -1)[:, -1].tolist()):
+            request = self.batch[i]
+            if self.done[i]:
+                continue
+            if request.cancel.is_set():
+                self._finish(i)
+                continue
+            request.streamer.queue.put(("token", token_id))
+            self.counts[i] += 1
+            if token_id in self.eos or self.counts[i] >= request.state["limit"]:
+                self._finish(i)
+
+    def _finish(self, i: int) -> None:
+        self.done[i] = True
+        self.batch[i].streamer.end()  # this reply is complete now, whatever the others still say
+
+    def end(self) -> None:
+        for i in range(len(self.batch)):
+            if not self.done[i]:
+                self._finish(i)
+
+    def stopping_criterion(self):
+        """For `generate`: a row is finished when its reply is complete or its client went away."""
+        import torch
+        from transformers import StoppingCriteria
+
+        rows = self
+
+        class _RowsDone(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return torch.tensor([done or r.cancel.is_set() for done, r in zip(rows.done, rows.batch, strict=True)],
+                                    device=input_ids.device)
+
+        return _RowsDone()
+
+
 def _stop_criteria(cancel: threading.Event):
     from transformers import StoppingCriteria
 
@@ -86,10 +161,13 @@ def _stop_criteria(cancel: threading.Event):
 
 
 class ModelProxy:
-    """Loads models on first use and runs one generation at a time."""
+    """Loads models on first use; one thread generates, batching requests that arrive together."""
 
     def __init__(self, max_models: int = 2, max_adapters: int = 16):
         self.lock = threading.Lock()
+        self._arrived = threading.Condition()
+        self._pending: list[_Request] = []
+        self._batcher: threading.Thread | None = None
         self.max_models = max_models
         self.max_adapters = max_adapters
         self._loaded: OrderedDict[str, _Loaded] = OrderedDict()
@@ -156,52 +234,119 @@ class ModelProxy:
                temperature: float | None = None, top_p: float | None = None, seed: int | None = None,
                stop: list[str] | None = None) -> Iterator[tuple[str, Any]]:
         """Yield ("delta", text) pieces, then ("done", Completion)."""
-        cancel = threading.Event()
-        streamer = _Streamer()
-        state: dict[str, Any] = {}
+        request = _Request(target, messages, max_tokens, temperature, top_p, seed)
         started = time.perf_counter()
+        with self._arrived:
+            self._pending.append(request)
+            if self._batcher is None or not self._batcher.is_alive():
+                self._batcher = threading.Thread(target=self._serve, name="engine-generate", daemon=True)
+                self._batcher.start()
+            self._arrived.notify_all()
+        yield from self._read(request.streamer, request.state, request.cancel, stop or [], started)
 
-        def run() -> None:
+    def _serve(self) -> None:
+        """The one generation thread: takes the oldest request and, within `BATCH_WINDOW`, the others
+        that can share its batch (the Playground asks base and fine-tuned the same thing at once)."""
+        while True:
+            with self._arrived:
+                while not self._pending:
+                    self._arrived.wait()
+                first = self._pending.pop(0)
+            batch = [first]
+            key = first.batch_key()
+            deadline = time.monotonic() + BATCH_WINDOW
+            while key is not None and len(batch) < MAX_BATCH:
+                with self._arrived:
+                    same = [r for r in self._pending if r.batch_key() == key][: MAX_BATCH - len(batch)]
+                    for r in same:
+                        self._pending.remove(r)
+                    batch += same
+                    left = deadline - time.monotonic()
+                    if left <= 0 or len(batch) >= MAX_BATCH:
+                        break
+                    if not same:
+                        self._arrived.wait(left)
+            batch = [r for r in batch if not r.cancel.is_set()]  # the client left while it waited
             try:
                 with self.lock:
-                    entry, model, context = self._select(target)
-                    tokenizer = entry.tokenizer
-                    state["tokenizer"] = tokenizer
-                    prompt_ids = self._prompt_ids(tokenizer, messages)
-                    state["prompt_tokens"] = len(prompt_ids)
-                    state["eos"] = models.end_of_turn_ids(tokenizer, entry.model)
-                    limit = max_tokens or DEFAULT_MAX_NEW_TOKENS
-                    context_size = getattr(entry.model.config, "max_position_embeddings", None) or 8192
-                    limit = max(1, min(limit, context_size - len(prompt_ids)))
-                    state["limit"] = limit
-                    import torch
-
-                    if seed is not None:
-                        torch.manual_seed(seed)
-                    greedy = temperature is not None and temperature == 0
-                    kwargs: dict[str, Any] = dict(
-                        max_new_tokens=limit,
-                        eos_token_id=state["eos"],
-                        pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None
-                        else state["eos"][0],
-                        do_sample=not greedy,
-                        streamer=streamer,
-                        stopping_criteria=[_stop_criteria(cancel)],
-                    )
-                    if not greedy:
-                        kwargs.update(temperature=temperature if temperature is not None else 1.0,
-                                      top_p=top_p if top_p is not None else 1.0, top_k=0)
-                    input_ids = torch.tensor([prompt_ids], device=entry.device)
-                    with context, torch.inference_mode():
-                        model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **kwargs)
-            except BaseException as exc:  # reported to the reader, which raises it in the request
-                state["error"] = exc
+                    if len(batch) == 1:
+                        self._generate_one(batch[0])
+                    elif batch:
+                        self._generate_batch(batch)
+            except BaseException as exc:  # reported to each reader, which raises it in its request
+                for request in batch:
+                    request.state.setdefault("error", exc)
             finally:
-                streamer.end()
+                for request in batch:
+                    request.streamer.end()
 
-        thread = threading.Thread(target=run, name="engine-generate", daemon=True)
-        thread.start()
-        yield from self._read(streamer, state, cancel, stop or [], started)
+    def _prepare(self, request: _Request, entry: _Loaded) -> list[int]:
+        """The request's prompt ids; fills in what its reader needs (tokenizer, limits, end-of-turn ids)."""
+        tokenizer = entry.tokenizer
+        state = request.state
+        state["tokenizer"] = tokenizer
+        prompt_ids = self._prompt_ids(tokenizer, request.messages)
+        state["prompt_tokens"] = len(prompt_ids)
+        state["eos"] = models.end_of_turn_ids(tokenizer, entry.model)
+        context_size = getattr(entry.model.config, "max_position_embeddings", None) or 8192
+        state["limit"] = max(1, min(request.max_tokens or DEFAULT_MAX_NEW_TOKENS, context_size - len(prompt_ids)))
+        return prompt_ids
+
+    @staticmethod
+    def _sampling(request: _Request, tokenizer, eos: list[int]) -> dict[str, Any]:
+        import torch
+
+        if request.seed is not None:
+            torch.manual_seed(request.seed)
+        greedy = request.temperature is not None and request.temperature == 0
+        kwargs: dict[str, Any] = dict(
+            eos_token_id=eos,
+            pad_token_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0],
+            do_sample=not greedy,
+        )
+        if not greedy:
+            kwargs.update(temperature=request.temperature if request.temperature is not None else 1.0,
+                          top_p=request.top_p if request.top_p is not None else 1.0, top_k=0)
+        return kwargs
+
+    def _generate_one(self, request: _Request) -> None:
+        import torch
+
+        entry, model, context = self._select(request.target)
+        prompt_ids = self._prepare(request, entry)
+        kwargs = self._sampling(request, entry.tokenizer, request.state["eos"])
+        input_ids = torch.tensor([prompt_ids], device=entry.device)
+        with context, torch.inference_mode():
+            model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                           max_new_tokens=request.state["limit"], streamer=request.streamer,
+                           stopping_criteria=[_stop_criteria(request.cancel)], **kwargs)
+
+    def _generate_batch(self, batch: list[_Request]) -> None:
+        """Several requests on one base model in one `generate`: each row its own adapter (peft's
+        mixed-adapter batches; "__base__" for the base model), prompts padded on the left, each reply
+        ended on its own end-of-turn token, limit, stop sequence or a client that went away."""
+        import torch
+
+        entry = self._base(batch[0].target.base_id)
+        names = []
+        for request in batch:
+            if request.target.adapter_path is not None:
+                self._select(request.target)  # loads the adapter into the shared peft model
+            names.append(adapter_name(request.target.model_id) if request.target.adapter_path else "__base__")
+        model = entry.peft if entry.peft is not None else entry.model
+        prompts = [self._prepare(request, entry) for request in batch]
+        eos = batch[0].state["eos"]
+        kwargs = self._sampling(batch[0], entry.tokenizer, eos)
+        width = max(map(len, prompts))
+        pad = kwargs["pad_token_id"]
+        input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=entry.device)
+        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=entry.device)
+        rows = _BatchStreamer(batch, set(eos))
+        if entry.peft is not None:
+            kwargs["adapter_names"] = names
+        with torch.inference_mode():
+            model.generate(input_ids=input_ids, attention_mask=mask, streamer=rows, stopping_criteria=[rows.stopping_criterion()],
+                           max_new_tokens=max(r.state["limit"] for r in batch), **kwargs)
 
     def _read(self, streamer: _Streamer, state: dict, cancel: threading.Event, stop: list[str],
               started: float) -> Iterator[tuple[str, Any]]:

@@ -243,8 +243,9 @@ class Engine:
         if params.integrations:
             self.store.add_event(job_id, "Integrations are not supported by the local engine; ignored.",
                                  level="warn")
+        created = objects.job_object(self.store.get_job(job_id))  # as created: the scheduler may move it at once
         self.scheduler.wake.set()
-        return objects.job_object(self.store.get_job(job_id))
+        return created
 
     def list_jobs(self, after: str | None = None, limit: int = Query(20, ge=1, le=100),
                   request: Request = None) -> dict:

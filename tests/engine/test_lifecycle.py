@@ -167,6 +167,28 @@ def test_streamed_chat_matches_the_plain_one(engine_client, finished_job):
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == plain.usage.completion_tokens
 
 
+def test_base_fine_tuned_and_checkpoint_asked_at_once_answer_as_when_asked_alone(engine_client, finished_job):
+    """The Playground asks several models the same thing at once: the engine batches them (each row its
+    own adapter, prompts of different lengths padded), and each reply is what it would be alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, job, _ = finished_job
+    asks = [(model, [{"role": "user", "content": question}])
+            for model, question in ((TINY, "Tell me about Tin"), (job.fine_tuned_model, "Tell me about Tin"),
+                                    (f"{job.fine_tuned_model}:ckpt-step-20", "Tell me about Iron, please, briefly"))]
+
+    def ask(model_and_messages, **extra):
+        model, messages = model_and_messages
+        reply = engine_client.chat.completions.create(model=model, messages=messages, max_tokens=12, temperature=0,
+                                                      **extra)
+        return reply.choices[0].message.content, reply.choices[0].finish_reason, reply.usage.completion_tokens
+
+    alone = [ask(a) for a in asks]
+    with ThreadPoolExecutor(len(asks)) as pool:
+        together = list(pool.map(ask, asks))
+    assert together == alone  # (the tiny model's answers are noise; test_smollm2 checks real ones)
+
+
 def test_sampling_is_reproducible_with_a_seed(engine_client):
     kwargs = dict(model=TINY, messages=[{"role": "user", "content": "Hi"}], max_tokens=10, temperature=1.0,
                   top_p=0.9, seed=11)

@@ -55,3 +55,17 @@ def test_fine_tuned_smollm2_answers_held_out_elements_in_the_training_shape(engi
     assert not any(limerick_shaped(text) for text in base), base
     assert sum(limerick_shaped(text) for text in tuned) >= 4, tuned
     assert all(" - " not in text for text in base)
+
+    # The Playground asks both at once: the engine batches them (base and adapter rows in one generate),
+    # and each gets the answer it gives alone.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(model: str) -> str:
+        return engine_client.chat.completions.create(
+            model=model, temperature=0, max_tokens=120,
+            messages=[{"role": "system", "content": system}, {"role": "user", "content": prompts[0]}],
+        ).choices[0].message.content
+
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(one, (DEFAULT_MODEL, job.fine_tuned_model)))
+    assert together == [base[0], tuned[0]]
