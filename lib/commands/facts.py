@@ -16,7 +16,7 @@ import json
 import sys
 from typing import Any
 
-from lib.commands.limerick import _silence_stdout, open_problem, read_jsonl
+from lib.commands.limerick import guarded, open_problem, read_jsonl
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"The fact checker cannot start: {exc}", file=sys.stderr)
         return 2
-    try:
+
+    def body() -> int:
         if args.jsonl:
             if args.question is not None:
                 print("Give either QUESTION ANSWER or --jsonl FILE, not both.", file=sys.stderr)
@@ -74,15 +75,8 @@ def run(args: argparse.Namespace) -> int:
         report = facts.check(args.question, answer)
         print(json.dumps(report.to_dict(), ensure_ascii=False) if args.json else _readable(report))
         return 0
-    except BrokenPipeError:  # `... --jsonl big.jsonl | head`: stop quietly
-        _silence_stdout()
-        return 0
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"Cannot read the input: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # never a traceback
-        print(f"The fact check failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+
+    return guarded("fact check", body)
 
 
 def _run_jsonl(path: str, facts: Any) -> int:

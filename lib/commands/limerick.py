@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
@@ -87,6 +87,21 @@ def _readable(report: Any) -> str:
     return "\n".join(out)
 
 
+def guarded(what: str, body: Callable[[], int]) -> int:
+    """Run a command's body the way every checker command ends: never a traceback, quiet on a closed pipe."""
+    try:
+        return body()
+    except BrokenPipeError:  # `... --jsonl big.jsonl | head`: stop quietly
+        _silence_stdout()
+        return 0
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"Cannot read the input: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # never a traceback
+        print(f"The {what} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         from lib import limerick
@@ -96,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     if args.jsonl and args.text is not None:
         print("Give either TEXT or --jsonl FILE, not both.", file=sys.stderr)
         return 2
-    try:
+
+    def body() -> int:
         if args.jsonl:
             return _run_jsonl(args.jsonl, limerick)
         if args.text is None:
@@ -105,20 +121,10 @@ def run(args: argparse.Namespace) -> int:
             return 2
         text = sys.stdin.read() if args.text == "-" else args.text
         report = limerick.check(text)
-        if args.json:
-            print(json.dumps(report.to_dict(), ensure_ascii=False))
-        else:
-            print(_readable(report))
+        print(json.dumps(report.to_dict(), ensure_ascii=False) if args.json else _readable(report))
         return 0
-    except BrokenPipeError:  # `... --jsonl big.jsonl | head`: stop quietly
-        _silence_stdout()
-        return 0
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"Cannot read the input: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # never a traceback
-        print(f"The limerick check failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+
+    return guarded("limerick check", body)
 
 
 def _run_jsonl(path: str, limerick: Any) -> int:
