@@ -299,6 +299,11 @@ _ATOMIC_NUMBER_PATTERNS = [
     re.compile(rf"(?:\b(?:it's|it\s+is|is|i'm|i\s+am|that's|ranks?|comes|sits|stands|placed|at|in)|\w['’]s)\s+"
                rf"(?:the\s+|at\s+)?{_ORD_ANY}(?:\s+(?:place|spot|position|slot|one))?(?=\s*(?:[,.;:!?)\-–—\"']|$))", re.I),
 ]
+# "There's a metal that's ten," / "a gas that is number eighteen;": the element the answer is about,
+# called by its kind, and a bare number after it (the limerick style the sample data teaches).
+_KIND_NUMBER = re.compile(
+    rf"\b(?:metal|element|gas|halogen|solid|liquid)\s+(?:that['’]s|that\s+is|which\s+is|who['’]s)\s+"
+    rf"(?:number\s+|no\.\s*)?{_NUMBER}(?=\s*(?:[,;:!.?)–—]|\s-|$|and\b))", re.I)
 # An ordinal with nothing after it ranks something else when the line talks of these.
 _OTHER_RANKING = re.compile(
     r"\b(?:most|least|\w+est\s+(?:metal|gas|element|liquid|solid)|abundant|common|noble\s+gas|halogen|"
@@ -338,6 +343,7 @@ def _atomic_number_claims(line: str, element: E.Element) -> list[Claim]:
             raw = m.group("num") if "num" in m.groupdict() and m.group("num") else m.group("ord")
             found.append((raw, i))
     found += [(raw, 6 if not framed else 7) for raw, framed in _appositive_number(line, element)]
+    found += [(m.group("num"), 6) for m in _KIND_NUMBER.finditer(line)]
     claims = []
     for raw, i in found:
         parsed = _value(raw)

@@ -96,11 +96,21 @@ def test_find_element(text, symbol):
     ("Strontium, number thirty-eight,", 38), ("Strontium's thirty-eight, and it's great", 38),
     ("It has 38 protons", 38), ("atomic number thirty eight", 38),
     ("It's the fortieth, so pure", 40), ("It's the 40th,", 40), ("Strontium, the fortieth,", 40),
+    # the element called by its kind, as the sample's limericks do (and fine-tuned SmolLM2 imitates)
+    ("There's a metal that's ten, - Found in ten", 10), ("a metal that is number thirty-eight;", 38),
 ])
 def test_atomic_number_forms(answer, stated):
     claim = _one("Tell me about strontium", answer, "atomic_number")
     assert claim["stated"] == stated
     assert claim["verdict"] == ("supported" if stated == 38 else "contradicted")
+
+
+@pytest.mark.parametrize("answer", [
+    "It is a metal that's two times as dense as water.", "a gas that is ten percent of the air",
+    "There's a metal that's one of the softest,",
+])
+def test_a_kind_followed_by_a_number_that_is_no_place_in_the_table(answer):
+    assert not [c for c in F.check("Tell me about strontium", answer).claims if c.property == "atomic_number"]
 
 
 def test_first_in_the_line_is_hydrogen():
