@@ -16,7 +16,7 @@ import json
 import sys
 from typing import Any
 
-from lib.commands.limerick import guarded, open_problem, read_jsonl
+from lib.commands.limerick import check_jsonl, guarded
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,30 +80,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_jsonl(path: str, facts: Any) -> int:
-    problem = open_problem(path)
-    if problem:
-        print(problem, file=sys.stderr)
-        return 2
-    bad = 0
-    out: list[str] = []
-    for number, row, error in read_jsonl(path):
-        if error is None and not (isinstance(row, dict) and isinstance(row.get("question"), str)
-                                  and isinstance(row.get("answer"), str)):
-            error = 'expected an object with "question" and "answer" strings'
-        if error is not None:
-            bad += 1
-            if bad <= 5:
-                print(f"line {number}: {error}", file=sys.stderr)
-            out.append(json.dumps({"line": number, "error": error}))
-        else:
-            out.append(json.dumps(facts.check(row["question"], row["answer"]).to_dict(), ensure_ascii=False))
-        if len(out) >= 1000:
-            sys.stdout.write("\n".join(out) + "\n")
-            out.clear()
-    if out:
-        sys.stdout.write("\n".join(out) + "\n")
-    sys.stdout.flush()
-    if bad:
-        print(f"{bad} row{'s' if bad != 1 else ''} could not be checked.", file=sys.stderr)
-        return 2
-    return 0
+    def check_row(row: Any) -> dict | str:
+        if isinstance(row, dict) and isinstance(row.get("question"), str) and isinstance(row.get("answer"), str):
+            return facts.check(row["question"], row["answer"]).to_dict()
+        return 'expected an object with "question" and "answer" strings'
+
+    return check_jsonl(path, check_row)

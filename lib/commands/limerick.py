@@ -127,7 +127,11 @@ def run(args: argparse.Namespace) -> int:
     return guarded("limerick check", body)
 
 
-def _run_jsonl(path: str, limerick: Any) -> int:
+def check_jsonl(path: str, check_row: Callable[[Any], dict | str]) -> int:
+    """Check each row of a JSONL file and print one JSON result per line, in order.
+
+    `check_row` gets the parsed row and returns the result, or a string saying what is wrong with the
+    row. Bad rows get {"line", "error"} in place and the first five are named on stderr; exit 2 if any."""
     problem = open_problem(path)
     if problem:
         print(problem, file=sys.stderr)
@@ -135,21 +139,14 @@ def _run_jsonl(path: str, limerick: Any) -> int:
     bad = 0
     out: list[str] = []
     for number, row, error in read_jsonl(path):
-        text = None
-        if error is None:
-            if isinstance(row, str):
-                text = row
-            elif isinstance(row, dict) and isinstance(row.get("text"), str):
-                text = row["text"]
-            else:
-                error = 'expected an object with a "text" string'
-        if error is not None:
+        result = check_row(row) if error is None else error
+        if isinstance(result, str):
             bad += 1
             if bad <= 5:
-                print(f"line {number}: {error}", file=sys.stderr)
-            out.append(json.dumps({"line": number, "error": error}))
+                print(f"line {number}: {result}", file=sys.stderr)
+            out.append(json.dumps({"line": number, "error": result}))
         else:
-            out.append(json.dumps(limerick.check(text).to_dict(), ensure_ascii=False))
+            out.append(json.dumps(result, ensure_ascii=False))
         if len(out) >= 1000:
             sys.stdout.write("\n".join(out) + "\n")
             out.clear()
@@ -160,3 +157,14 @@ def _run_jsonl(path: str, limerick: Any) -> int:
         print(f"{bad} row{'s' if bad != 1 else ''} could not be checked.", file=sys.stderr)
         return 2
     return 0
+
+
+def _run_jsonl(path: str, limerick: Any) -> int:
+    def check_row(row: Any) -> dict | str:
+        if isinstance(row, str):
+            return limerick.check(row).to_dict()
+        if isinstance(row, dict) and isinstance(row.get("text"), str):
+            return limerick.check(row["text"]).to_dict()
+        return 'expected an object with a "text" string'
+
+    return check_jsonl(path, check_row)

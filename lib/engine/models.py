@@ -116,11 +116,19 @@ def _cache_lock(name: str):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _publish(tmp: Path, final: Path) -> None:
-    (tmp / "fts-converted.txt").write_text(FORMAT_VERSION + "\n")
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+def _publish(model, tokenizer, final: Path) -> None:
+    """Save model and tokenizer beside `final`, then rename into place: a crash leaves no half folder."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "fts-converted.txt").write_text(FORMAT_VERSION + "\n")
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def available(model_id: str) -> bool:
@@ -183,14 +191,7 @@ def convert_smollm2(force: bool = False) -> tuple[Path, float]:
         if hasattr(model.config, "quantization_config"):
             del model.config.quantization_config
         model.config.name_or_path = DEFAULT_MODEL
-        tmp = Path(tempfile.mkdtemp(prefix=f".{CONVERTED_DIR}-", dir=paths.model_cache_dir()))
-        try:
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-            _publish(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        _publish(model, tokenizer, final)
         return final, time.perf_counter() - start
 
 
@@ -235,14 +236,7 @@ def build_tiny(force: bool = False) -> Path:
         torch.manual_seed(0)
         model = LlamaForCausalLM(config)
         model.config.name_or_path = TINY_MODEL
-        tmp = Path(tempfile.mkdtemp(prefix=f".{TINY_MODEL}-", dir=paths.model_cache_dir()))
-        try:
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-            _publish(tmp, final)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+        _publish(model, tokenizer, final)
         return final
 
 
