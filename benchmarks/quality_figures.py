@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from lib import elements, facts, limerick, quality  # noqa: E402
+from tests.element_statements import true_and_false_statements  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
 
@@ -43,40 +44,6 @@ def _qa(example: dict) -> tuple[str, str]:
     return q or "", a or ""
 
 
-def _ordinal(n: int) -> str:
-    words = limerick.number_to_words(n).replace(" and ", " ").split()
-    irregular = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
-                 "nine": "ninth", "twelve": "twelfth"}
-    last = words[-1]
-    words[-1] = irregular.get(last) or (last[:-1] + "ieth" if last.endswith("y") else last + "th")
-    return "-".join(words) if len(words) == 2 and words[0].endswith("ty") else " ".join(words)
-
-
-def _statements(e: elements.Element) -> tuple[list[str], list[str]]:
-    n = e.atomic_number
-    truths = [f"{e.name} is element {n}.", f"It's the {_ordinal(n)} element.", f"Its atomic number is {n}.",
-              f"{e.name}, number {limerick.number_to_words(n)}, is neat.", f"It's in period {e.period}."]
-    lies = [f"{e.name} is element {n + 3}.", f"It's the {_ordinal(n + 2)} element.", f"It's in period {e.period % 7 + 1}."]
-    if e.melting_point:
-        c = e.melting_point - 273.15
-        truths += [f"{e.name} melts at {c:.0f} °C.", f"It melts at {e.melting_point:.0f} K.",
-                   f"It melts at {c * 9 / 5 + 32:.0f} °F.", f"Its melting point is {c:.0f} degrees."]
-        lies += [f"It melts at {e.melting_point * 1.3 + 20:.0f} K."]
-    if e.boiling_point:
-        truths += [f"{e.name} boils at {e.boiling_point - 273.15:.0f} °C."]
-        lies += [f"It boils at {e.boiling_point * 1.4 + 30:.0f} K."]
-    if e.discovery_year:
-        truths += [f"{e.name} was discovered in {e.discovery_year}."]
-        lies += [f"{e.name} was discovered in {e.discovery_year - 25}."]
-    truths += [f"Its atomic mass is {e.atomic_mass:.1f}.", f"It weighs {e.atomic_mass:.0f} amu."]
-    lies += [f"Its atomic mass is {e.atomic_mass * 1.2 + 3:.1f}."]
-    if e.group:
-        truths += [f"It sits in group {e.group}."]
-        lies += [f"It sits in group {e.group % 18 + 1}."]
-    if e.state:
-        truths += [f"{e.name} is a {e.state} at room temperature."]
-        lies += [f"{e.name} is a {'gas' if e.state == 'solid' else 'solid'} at room temperature."]
-    return truths, lies
 
 
 def _synthetic_rows(n: int, line_pool: list[str], seed: int = 7) -> list[dict]:
@@ -156,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  sample data not found at {args.sample}")
     truths = lies = false_contra = caught = 0
     for e in elements.all_elements():
-        true_texts, false_texts = _statements(e)
+        true_texts, false_texts = true_and_false_statements(e)
         for text in true_texts:
             truths += 1
             false_contra += any(c.verdict == "contradicted" for c in facts.check(f"Tell me about {e.name}", text).claims)

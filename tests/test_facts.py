@@ -11,7 +11,7 @@ import pytest
 
 from lib import elements as E
 from lib import facts as F
-from lib.limerick import number_to_words
+from tests.element_statements import true_and_false_statements
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -261,49 +261,12 @@ def test_state_changes_are_not_state_claims(answer):
 
 # ----------------------------------------------------------------------------- conservative by design
 
-def _ordinal(n: int) -> str:
-    words = number_to_words(n).replace(" and ", " ").split()
-    irregular = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
-                 "nine": "ninth", "twelve": "twelfth"}
-    last = words[-1]
-    words[-1] = irregular.get(last) or (last[:-1] + "ieth" if last.endswith("y") else last + "th")
-    if len(words) == 2 and words[0].endswith("ty"):
-        return "-".join(words)
-    return " ".join(words)
-
-
-def _true_and_false_statements(e: E.Element) -> tuple[list[str], list[str]]:
-    n = e.atomic_number
-    truths = [f"{e.name} is element {n}.", f"It's the {_ordinal(n)} element.", f"Its atomic number is {n}.",
-              f"{e.name}, number {number_to_words(n)}, is neat.", f"{e.name} has {n} protons.",
-              f"It's in period {e.period}."]
-    lies = [f"{e.name} is element {n + 3}.", f"It's the {_ordinal(n + 2)} element.", f"It's in period {e.period % 7 + 1}."]
-    if e.melting_point:
-        c = e.melting_point - 273.15
-        truths += [f"{e.name} melts at {c:.0f} °C.", f"It melts at {e.melting_point:.0f} K.",
-                   f"It melts at {c * 9 / 5 + 32:.0f} °F.", f"Its melting point is {c:.0f} degrees."]
-        lies += [f"It melts at {e.melting_point * 1.3 + 20:.0f} K."]
-    if e.boiling_point:
-        truths += [f"{e.name} boils at {e.boiling_point - 273.15:.0f} °C."]
-        lies += [f"It boils at {e.boiling_point * 1.4 + 30:.0f} K."]
-    if e.discovery_year:
-        truths += [f"{e.name} was discovered in {e.discovery_year}."]
-        lies += [f"{e.name} was discovered in {e.discovery_year - 25}."]
-    truths += [f"Its atomic mass is {e.atomic_mass:.1f}.", f"It weighs {e.atomic_mass:.0f} amu."]
-    lies += [f"Its atomic mass is {e.atomic_mass * 1.2 + 3:.1f}."]
-    if e.group:
-        truths += [f"It sits in group {e.group}."]
-        lies += [f"It sits in group {e.group % 18 + 1}."]
-    if e.state:
-        truths += [f"{e.name} is a {e.state} at room temperature."]
-        lies += [f"{e.name} is a {'gas' if e.state == 'solid' else 'solid'} at room temperature."]
-    return truths, lies
 
 
 def test_true_statements_about_all_118_elements_are_never_contradicted():
     checked = 0
     for e in E.all_elements():
-        truths, _ = _true_and_false_statements(e)
+        truths, _ = true_and_false_statements(e)
         for text in truths:
             claims = _claims(f"Tell me about {e.name}", text)
             assert claims, text
@@ -315,7 +278,7 @@ def test_true_statements_about_all_118_elements_are_never_contradicted():
 def test_false_statements_are_caught():
     caught = total = 0
     for e in E.all_elements():
-        _, lies = _true_and_false_statements(e)
+        _, lies = true_and_false_statements(e)
         for text in lies:
             total += 1
             caught += any(c["verdict"] == "contradicted" for c in _claims(f"Tell me about {e.name}", text))
