@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -187,12 +188,22 @@ _VOICELESS = {"P", "T", "K", "F", "TH"}
 _SIBILANT = {"S", "Z", "SH", "ZH", "CH", "JH"}
 
 
+_CMU_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
 def _cmu() -> dict[str, list[str]]:
-    import pronouncing
+    """CMU's word -> pronunciations, loaded once.
 
-    pronouncing.init_cmu()
-    return pronouncing.lookup  # type: ignore[return-value]
+    Under a lock, because `pronouncing.init_cmu` is not thread-safe: it publishes its lookup table
+    before filling it, so a second thread (two Playground columns, a page and the engine) could read
+    a half-built table and cache "zebra" as an unknown word for the life of the process.
+    """
+    with _CMU_LOCK:
+        import pronouncing
+
+        pronouncing.init_cmu()
+        return dict(pronouncing.lookup)
 
 
 @lru_cache(maxsize=1)

@@ -182,6 +182,35 @@ def test_syllables_of_other_words(word, count):
     assert L.syllable_count(word) == count
 
 
+_RACE = """
+import collections, threading, time
+import pronouncing
+from lib import limerick as L
+
+def slow_init(filehandle=None):  # what pronouncing.init_cmu does: publish the table, then fill it
+    if pronouncing.pronunciations is None:
+        pronouncing.pronunciations = []
+        pronouncing.lookup = collections.defaultdict(list)
+        time.sleep(0.5)
+        pronouncing.lookup["zebra"].append("Z IY1 B R AH0")
+
+pronouncing.init_cmu = slow_init
+first = threading.Thread(target=L.syllable_count, args=("strontium-free",))
+first.start()
+time.sleep(0.1)
+print(L.pronunciations("zebra"))
+first.join()
+"""
+
+
+def test_two_threads_loading_the_dictionary_at_once_both_see_all_of_it():
+    # CI once scored the seed's "fireworks" as 3 syllables: another thread had cached it as unknown
+    # while pronouncing was still filling its table. Replayed here with a slow fake of that table.
+    out = subprocess.run([sys.executable, "-c", _RACE], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "('Z IY1 B R AH0',)"
+
+
 def test_long_short_lines():
     report = L.check(SEED)
     assert report.beats == (3, 3, 2, 2, 3)
