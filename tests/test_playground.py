@@ -207,7 +207,9 @@ def test_two_contenders_stream_concurrently_so_the_wait_is_the_slowest_not_the_s
     )
     elapsed = time.perf_counter() - started
 
-    assert elapsed < 1.8, f"took {elapsed:.2f} s: the calls ran one after the other"
+    # Both requests were at the server at once, so the wait is the slowest, not the sum. (Counted by
+    # the server, not timed: a busy CI machine stretches wall time.)
+    assert server.max_in_flight == 2, f"the calls ran one after the other ({elapsed:.2f} s)"
     assert [r.text for r in replies] == ["one two three", "four five six"]
     assert replies[0].latency >= 1.0 and replies[1].latency >= 1.2
     assert 1.0 <= replies[0].time_to_first_token <= replies[0].latency
@@ -280,7 +282,7 @@ def test_an_exception_in_on_delta_stops_the_streams_and_goes_up(server):
     with pytest.raises(RuntimeError, match="page rerun"):
         playground.run_side_by_side([Contender("S", "slow-stream", client=server.client())], None, "Hi",
                                     on_delta=stop)
-    assert time.perf_counter() - started < 1.5  # did not wait for the 3 s stream
+    assert time.perf_counter() - started < 2.5  # did not wait for the 3 s stream
 
 
 def test_each_contender_keeps_its_own_history_and_few_shot_turns_come_first(server):

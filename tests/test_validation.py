@@ -6,7 +6,6 @@ import copy
 import json
 import random
 import string
-import time
 from collections import defaultdict
 
 import pytest
@@ -314,7 +313,7 @@ def test_over_token_limit_when_counts_are_given():
     assert validate(examples, token_counts=[50] * 10).warnings == []
 
 
-def test_ten_thousand_rows_validate_quickly():
+def test_a_near_copy_among_ten_thousand_rows_is_found():
     rng = random.Random(7)
     words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(2, 8))) for _ in range(3000)]
     examples = [make_example(f"Tell me about {rng.choice(words)}",
@@ -322,11 +321,8 @@ def test_ten_thousand_rows_validate_quickly():
                 for _ in range(10_000)]
     examples[9_000] = copy.deepcopy(examples[10])
     examples[9_000]["messages"][2]["content"] += "!"
-    start = time.perf_counter()
-    report = validate(examples)
-    elapsed = time.perf_counter() - start
+    report = validate(examples)  # how fast: benchmarks/check_speed.py
     assert codes(report) == [(9_001, "near_duplicate")]
-    assert elapsed < 5, elapsed
 
 
 # ---------------------------------------------------------------------------------------- DPO
