@@ -229,23 +229,21 @@ class Engine:
         method = {"type": method_type, method_type: {"hyperparameters": dict(values)}}
         job_id = new_id("ftjob-")
         seed = params.seed if params.seed is not None else secrets.randbelow(2**31)
-        self.store.add_job({
+        events = [(f"Created fine-tuning job: {job_id}", "info"),
+                  (f"Validating training file: {params.training_file}", "info")]
+        if params.validation_file:
+            events.append((f"Validating validation file: {params.validation_file}", "info"))
+        if params.integrations:
+            events.append(("Integrations are not supported by the local engine; ignored.", "warn"))
+        row = self.store.add_job({
             "id": job_id, "created_at": now(), "model": model, "training_file": params.training_file,
             "validation_file": params.validation_file, "method_json": json.dumps(method),
             "hyperparameters_json": json.dumps(values), "suffix": params.suffix, "seed": seed,
             "metadata_json": json.dumps(params.metadata) if params.metadata is not None else None,
             "status": "validating_files", "options_json": json.dumps({"training": training}),
-        })
-        self.store.add_event(job_id, f"Created fine-tuning job: {job_id}")
-        self.store.add_event(job_id, f"Validating training file: {params.training_file}")
-        if params.validation_file:
-            self.store.add_event(job_id, f"Validating validation file: {params.validation_file}")
-        if params.integrations:
-            self.store.add_event(job_id, "Integrations are not supported by the local engine; ignored.",
-                                 level="warn")
-        created = objects.job_object(self.store.get_job(job_id))  # as created: the scheduler may move it at once
+        }, events)
         self.scheduler.wake.set()
-        return created
+        return objects.job_object(row)  # as created: the scheduler may already have moved it on
 
     def list_jobs(self, after: str | None = None, limit: int = Query(20, ge=1, le=100),
                   request: Request = None) -> dict:

@@ -13,7 +13,7 @@ import sqlite3
 import string
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -129,12 +129,27 @@ class Store:
         return row["id"] if row else None
 
     # ---- jobs --------------------------------------------------------------------------------
-    def add_job(self, job: dict) -> None:
+    def add_job(self, job: dict, events: Sequence[tuple[str, str]] = ()) -> dict:
+        """Insert a job and its first events (message, level) in one transaction; the row as created.
+
+        One transaction, because the scheduler polls for new jobs: it must never see a job without its
+        "Created fine-tuning job" event, or move it on before the caller has read it back.
+        """
         with self.connect() as db, self._seq_lock:
-            job = {**job, "seq": self._next_seq(db, "jobs")}
-            columns = ", ".join(job)
-            marks = ", ".join("?" for _ in job)
-            db.execute(f"INSERT INTO jobs ({columns}) VALUES ({marks})", tuple(job.values()))
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                job = {**job, "seq": self._next_seq(db, "jobs")}
+                columns = ", ".join(job)
+                marks = ", ".join("?" for _ in job)
+                db.execute(f"INSERT INTO jobs ({columns}) VALUES ({marks})", tuple(job.values()))
+                for message, level in events:
+                    self._insert_event(db, job["id"], message, level)
+                row = dict(db.execute("SELECT * FROM jobs WHERE id = ?", (job["id"],)).fetchone())
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        return row
 
     def get_job(self, job_id: str) -> dict | None:
         with self.connect() as db:
@@ -173,11 +188,16 @@ class Store:
         self, job_id: str, message: str, *, level: str = "info", type: str = "message", data: dict | None = None
     ) -> None:
         with self.connect() as db:
-            db.execute(
-                "INSERT INTO events (id, job_id, created_at, level, message, type, data_json) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (new_id("ftevent-"), job_id, now(), level, message, type, json.dumps(data) if data else None),
-            )
+            self._insert_event(db, job_id, message, level, type, data)
+
+    @staticmethod
+    def _insert_event(db: sqlite3.Connection, job_id: str, message: str, level: str = "info",
+                      type: str = "message", data: dict | None = None) -> None:
+        db.execute(
+            "INSERT INTO events (id, job_id, created_at, level, message, type, data_json) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (new_id("ftevent-"), job_id, now(), level, message, type, json.dumps(data) if data else None),
+        )
 
     def record_step(self, job_id: str, step: int, total_steps: int, estimated_finish: int | None,
                     message: str | None = None, data: dict | None = None) -> None:

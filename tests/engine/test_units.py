@@ -81,3 +81,47 @@ def test_estimate_uses_the_last_jobs(tmp_path):
     assert result["epochs"] == 10 and result["seconds"] == pytest.approx(4.0 + 8700 / 200, abs=0.1)
     none = estimate(models.TINY_MODEL, tokens=10, examples=10, data_dir=tmp_path, calibrate=False)
     assert none["basis"] == "no data" and none["seconds"] is None
+
+
+def test_a_job_is_created_whole_even_when_the_scheduler_polls_in_between(tmp_path, monkeypatch):
+    # The scheduler validates new jobs as soon as it sees them. Here it runs after every database
+    # write, the worst timing a real poll could hit: `jobs.create` must still answer the job as
+    # created, and its events must start with "Created fine-tuning job", as OpenAI's do.
+    import contextlib
+    import json
+    import threading
+
+    from lib.engine.server import Engine, Settings
+
+    engine = Engine(Settings(data_dir=tmp_path, prewarm=False))
+    monkeypatch.setattr(engine.scheduler, "_dispatch", lambda job: None)  # validate only, never train
+    rows = [{"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]}
+            for i in range(10)]
+    path = tmp_path / "train.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    engine.store.add_file("file-train", "train.jsonl", "fine-tune", path.stat().st_size, path)
+
+    connect = engine.store.connect
+    polling = threading.Event()
+
+    @contextlib.contextmanager
+    def connect_then_poll():
+        with connect() as db:
+            yield db
+        if not polling.is_set():  # the poll's own reads do not start another poll
+            polling.set()
+            poll = threading.Thread(target=engine.scheduler.tick)
+            poll.start()
+            poll.join()
+            polling.clear()
+
+    monkeypatch.setattr(engine.store, "connect", connect_then_poll)
+    created = engine.create_job(JobCreateParams(model=models.TINY_MODEL, training_file="file-train"))
+    monkeypatch.setattr(engine.store, "connect", connect)
+
+    assert created["status"] == "validating_files"
+    events, _ = engine.store.list_events(created["id"], limit=100)
+    assert [e["message"] for e in reversed(events)] == [
+        f"Created fine-tuning job: {created['id']}", "Validating training file: file-train",
+        "Files validated, moving job to queued state"]
+    assert engine.store.get_job(created["id"])["status"] == "queued"
