@@ -38,6 +38,19 @@ def test_secrets_are_flagged_and_masked(secret):
     assert f"{len(secret)} characters" in issue.message
 
 
+@pytest.mark.parametrize("secret,what", [
+    ("xox" + "b-" + "a" * 10, "a Slack token"),  # the shortest secret the scan knows: 15 characters
+    ("gh" + "p_" + "aB3" * 10, "a GitHub token"),
+    ("AI" + "za" + "Sy" + "x" * 33, "a Google API key"),
+    ("-----BEGIN " + "RSA PRIVATE KEY-----", "a private key"),
+    (AWS_KEY, "an AWS access key"),
+])
+def test_the_shortest_secret_of_each_kind_is_found(secret, what):
+    # The scan skips text that cannot hold any finding; each kind at its minimum length still gets through.
+    (issue,) = scan([make_example("q", f"{secret}")])
+    assert what in issue.message
+
+
 def test_masking_of_email_and_phone():
     (email,) = scan([make_example("q", "jane.doe@example.com")])
     assert "jane.doe@" not in email.message and "j…@example.com" in email.message

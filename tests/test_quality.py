@@ -34,6 +34,14 @@ def test_rows_for_chat_examples():
     assert seed.to_dict()["contradicted"] == 1
 
 
+def test_progress_is_reported_about_a_hundred_times_and_ends_at_the_total():
+    calls: list[tuple[int, int]] = []
+    rows = Q.score_examples([chat("Tell me about Hydrogen", GOOD)] * 250, progress=lambda d, t: calls.append((d, t)))
+    assert len(rows) == 250
+    assert calls[-1] == (250, 250) and 100 <= len(calls) <= 130
+    assert [d for d, _ in calls] == sorted({d for d, _ in calls})
+
+
 def test_last_user_and_last_assistant_messages_are_used():
     example = {"messages": [
         {"role": "user", "content": "Tell me about neon"}, {"role": "assistant", "content": "Neon is element 12"},
