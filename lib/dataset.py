@@ -48,10 +48,16 @@ MAPPABLE = ("system", "user", "assistant", "split", "json")
 class ParseError(ValueError):
     """The input cannot be read at all. `str(e)` is one plain sentence naming the line when there is one."""
 
-    def __init__(self, line: int | None, message: str):
+    def __init__(self, line: int | None, message: str, *, broken: list[tuple[int, str]] | None = None,
+                 readable: Dataset | None = None):
         super().__init__(message)
         self.line = line
         self.message = message
+        # Every broken line as (line, sentence), so a user fixes them all at once, not one per try.
+        self.broken: list[tuple[int, str]] = list(broken) if broken else ([(line, message)] if line else [])
+        # The rows that could be read when only some lines are broken (None when nothing could be):
+        # the Dataset page imports them and lists the broken lines; the file itself is left as it is.
+        self.readable = readable
 
 
 @dataclass
@@ -142,8 +148,9 @@ def _json_error(line: int, exc: Exception) -> ParseError:
     return ParseError(line, f"Line {line} is not valid JSON: {exc}.")
 
 
-def _parse_json_text(text: str) -> tuple[list[Any], list[int]]:
-    """JSONL (one value per line; blank lines skipped, numbering kept), or one JSON array / object."""
+def _parse_json_text(text: str) -> tuple[list[Any], list[int], list[ParseError]]:
+    """JSONL (one value per line; blank lines skipped, numbering kept), or one JSON array / object.
+    Returns the values, their line numbers, and an error for every line that is not JSON."""
     stripped = text.strip()
     if stripped.startswith("["):
         try:
@@ -159,9 +166,10 @@ def _parse_json_text(text: str) -> tuple[list[Any], list[int]]:
                 raise _json_error(lineno, exc) from None
         else:
             if isinstance(whole, list):
-                return whole, list(range(1, len(whole) + 1))
+                return whole, list(range(1, len(whole) + 1)), []
     values: list[Any] = []
     lines: list[int] = []
+    broken: list[ParseError] = []
     for number, raw in enumerate(text.split("\n"), start=1):
         line = raw.strip()
         if not line:
@@ -169,14 +177,29 @@ def _parse_json_text(text: str) -> tuple[list[Any], list[int]]:
         try:
             values.append(_loads(line))
         except (json.JSONDecodeError, ValueError) as exc:
-            try:  # a single pretty-printed object spread over several lines
-                whole = _loads(stripped)
-            except (json.JSONDecodeError, ValueError):
-                raise _json_error(number, exc) from None
-            first_line = len(text[: len(text) - len(text.lstrip())].split("\n"))
-            return [whole], [first_line]
+            if not broken:
+                try:  # a single pretty-printed object spread over several lines
+                    whole = _loads(stripped)
+                except (json.JSONDecodeError, ValueError):
+                    pass
+                else:
+                    first_line = len(text[: len(text) - len(text.lstrip())].split("\n"))
+                    return [whole], [first_line], []
+            broken.append(_json_error(number, exc))
+            continue
         lines.append(number)
-    return values, lines
+    return values, lines, broken
+
+
+def _broken_lines_error(broken: list[ParseError], readable: Dataset | None) -> ParseError:
+    """One error naming every broken line (the first one's sentence alone when there is just one)."""
+    if len(broken) == 1:
+        first = broken[0]
+        return ParseError(first.line, first.message, readable=readable)
+    numbers = [str(e.line) for e in broken]
+    listed = ", ".join(numbers[:-1]) + f" and {numbers[-1]}"
+    message = f"Lines {listed} are not valid JSON. " + " ".join(e.message for e in broken)
+    return ParseError(broken[0].line, message, broken=[(e.line or 0, e.message) for e in broken], readable=readable)
 
 
 _SEPARATORS = ("\n\n###\n\n", "\n\n###\n", "###", "\n\n", "->", " ->", "\n")
@@ -271,13 +294,29 @@ def parse(
     if suffix in (".csv", ".tsv"):
         return _from_table(read_table(text, filename), name, system_prompt, column_map, 2)
     if text.lstrip()[:1] in ("{", "[") or suffix in (".jsonl", ".json"):
-        values, lines = _parse_json_text(text)
+        values, lines, broken = _parse_json_text(text)
+        if broken:
+            readable = _from_values(values, lines, name, system_prompt) if values else None
+            raise _broken_lines_error(broken, readable)
         return _from_values(values, lines, name, system_prompt)
     table = _pasted_table(text)
     if table is not None:
         offset = len(text[: len(text) - len(text.lstrip("\r\n"))].split("\n"))
         return _from_table(table, name, system_prompt, column_map, offset + 1)
     return _parse_plain_text(text, name, system_prompt)
+
+
+def from_table(
+    frame: pd.DataFrame,
+    filename: str = "",
+    *,
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+    column_map: dict[str, str] | None = None,
+) -> Dataset:
+    """`parse` for a table already read with `read_table` (the import panel reads a CSV or Excel file
+    once, shows it, then imports the same frame). Raises ParseError."""
+    name = Path(filename).stem if filename and Path(filename).stem not in ("", "pasted") else "untitled"
+    return _from_table(frame, name, system_prompt, column_map, 2)
 
 
 def load_file(path: str | Path) -> Dataset:

@@ -13,6 +13,7 @@ import statistics
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from lib import elements, facts, limerick
@@ -155,8 +156,14 @@ def score_examples(examples: Any, progress: Callable[[int, int], None] | None = 
     return rows
 
 
+@lru_cache(maxsize=200_000)  # a summary after an edit re-reads every row: remembered per text
 def _normalise_question(question: str) -> str:
     return " ".join(question.lower().split()).strip(" ?!.")
+
+
+@lru_cache(maxsize=200_000)
+def _word_count(answer: str) -> int:
+    return len(answer.split())
 
 
 def _length_outliers(rows: list[RowQuality]) -> tuple[list[int], list[int]]:
@@ -165,7 +172,7 @@ def _length_outliers(rows: list[RowQuality]) -> tuple[list[int], list[int]]:
     The IQR is floored at a quarter of the median so a dataset of near-identical lengths is not
     nagged about an answer two words longer than the others.
     """
-    lengths = [(r.line, len(r.answer.split())) for r in rows if r.answer.strip()]
+    lengths = [(r.line, n) for r in rows if (n := _word_count(r.answer))]
     if len(lengths) < 5:
         return [], []
     values = sorted(n for _, n in lengths)

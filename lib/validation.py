@@ -14,11 +14,12 @@ have no content. Rules the notebook does not have get their own codes: `invalid_
 from __future__ import annotations
 
 import json
-import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from lib.near_duplicates import SCORE, NearDuplicateIndex, near_pairs
 
 Severity = Literal["error", "warning"]
 
@@ -30,7 +31,7 @@ COOKBOOK_ROLES = ("system", "user", "assistant", "function")
 ALLOWED_ROLES = (*COOKBOOK_ROLES, "tool")
 ALLOWED_EXAMPLE_KEYS = ("messages", "tools", "parallel_tool_calls", "functions")
 ALLOWED_DPO_KEYS = ("input", "preferred_output", "non_preferred_output")
-NEAR_DUPLICATE_SCORE = 95.0  # rapidfuzz ratio (0–100) of the conversation text, system prompt left out
+NEAR_DUPLICATE_SCORE = SCORE  # rapidfuzz ratio (0–100) of the conversation text (lib.near_duplicates)
 
 # The seven Cookbook codes, in the order the notebook checks them.
 COOKBOOK_CODES = (
@@ -236,6 +237,65 @@ def _canonical(example: Any) -> str:
     return json.dumps(example, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
+def _clean_message(message: Any) -> bool:
+    """A plain system/user/assistant message with text and only role/content/name: nothing to report.
+    Most rows are made of these, so `row_issues` skips the full per-message checks for them."""
+    return (type(message) is dict and message.get("role") in _PLAIN_ROLES and type(message.get("content")) is str
+            and bool(message["content"]) and message.keys() <= _PLAIN_KEYS)
+
+
+_PLAIN_ROLES = frozenset(("system", "user", "assistant"))
+_PLAIN_KEYS = frozenset(("role", "content", "name"))
+
+
+def row_issues(example: Any, row: int) -> tuple[list[Issue], list[Any] | None]:
+    """The rules that look at one chat example alone, and its message list (None when it has none usable).
+
+    `validate` adds what needs the whole dataset (copies, system prompt outliers, token limit, count);
+    `lib.dataset_check` calls this per changed row only."""
+    if not isinstance(example, dict):
+        return [Issue(row, "line", "data_type", "error",
+                      f"Row {row} is a {_kind(example)}, not an object: each line must be one "
+                      'object like {"messages": [...]}.')], None
+    messages = example.get("messages")
+    if not messages or not isinstance(messages, list):
+        if "messages" not in example:
+            hint = (' (it has "prompt" and "completion": import it as the legacy format)'
+                    if "prompt" in example and "completion" in example else "")
+            text = f'Row {row} has no "messages" list{hint}: put the conversation in "messages".'
+        elif isinstance(messages, list):
+            text = f'Row {row}\'s "messages" list is empty: add the user\'s question and the assistant\'s answer.'
+        else:
+            text = f'Row {row}\'s "messages" is a {_kind(messages)}, not a list: write it as [{{...}}, {{...}}].'
+        return [Issue(row, "messages", "missing_messages_list", "error", text)], None
+    issues: list[Issue] = []
+    if not all(map(_clean_message, messages)):
+        issues.extend(_check_messages(messages, row, "messages"))
+    for key in example:
+        if key not in ALLOWED_EXAMPLE_KEYS:
+            issues.append(Issue(row, key, "example_unrecognized_key", "warning",
+                                f'Row {row} has a key OpenAI does not expect next to "messages" ("{key}"): '
+                                "remove it."))
+    roles = _roles(messages)
+    if "assistant" not in roles:
+        issues.append(Issue(row, "messages", "example_missing_assistant_message", "error",
+                            f"Row {row} has no assistant message: add the answer you want the model to give."))
+    if "system" not in roles:
+        issues.append(Issue(row, "messages", "missing_system_message", "warning",
+                            f"Row {row} has no system message: add the system prompt the other rows use "
+                            "(the Dataset page's “Apply a system prompt to every row” does it)."))
+    if "user" not in roles:
+        issues.append(Issue(row, "messages", "missing_user_message", "warning",
+                            f"Row {row} has no user message: add the question this answer replies to."))
+    for index, m in enumerate(messages):
+        if isinstance(m, dict) and m.get("role") == "assistant" and isinstance(m.get("content"), str) \
+                and m["content"] and not m["content"].strip():
+            issues.append(Issue(row, f"messages[{index}].content", "empty_answer", "warning",
+                                f"Row {row}'s answer (message {index + 1}) is only spaces: write the reply, "
+                                "or delete the row."))
+    return issues, messages
+
+
 def validate(
     examples: Sequence[Any],
     *,
@@ -254,50 +314,34 @@ def validate(
     issues: list[Issue] = []
     conversations: dict[int, list[Any]] = {}
     for i, example in enumerate(examples):
-        row = lines[i] if lines else i + 1
-        if not isinstance(example, dict):
-            issues.append(Issue(row, "line", "data_type", "error",
-                                f"Row {row} is a {_kind(example)}, not an object: each line must be one "
-                                'object like {"messages": [...]}.'))
-            continue
-        messages = example.get("messages")
-        if not messages or not isinstance(messages, list):
-            if "messages" not in example:
-                hint = (' (it has "prompt" and "completion": import it as the legacy format)'
-                        if "prompt" in example and "completion" in example else "")
-                text = f'Row {row} has no "messages" list{hint}: put the conversation in "messages".'
-            elif isinstance(messages, list):
-                text = f'Row {row}\'s "messages" list is empty: add the user\'s question and the assistant\'s answer.'
-            else:
-                text = f'Row {row}\'s "messages" is a {_kind(messages)}, not a list: write it as [{{...}}, {{...}}].'
-            issues.append(Issue(row, "messages", "missing_messages_list", "error", text))
-            continue
-        issues.extend(_check_messages(messages, row, "messages"))
-        for key in example:
-            if key not in ALLOWED_EXAMPLE_KEYS:
-                issues.append(Issue(row, key, "example_unrecognized_key", "warning",
-                                    f'Row {row} has a key OpenAI does not expect next to "messages" ("{key}"): '
-                                    "remove it."))
-        roles = _roles(messages)
-        if "assistant" not in roles:
-            issues.append(Issue(row, "messages", "example_missing_assistant_message", "error",
-                                f"Row {row} has no assistant message: add the answer you want the model to give."))
-        conversations[i] = messages
-        if "system" not in roles:
-            issues.append(Issue(row, "messages", "missing_system_message", "warning",
-                                f"Row {row} has no system message: add the system prompt the other rows use "
-                                "(the Dataset page's “Apply a system prompt to every row” does it)."))
-        if "user" not in roles:
-            issues.append(Issue(row, "messages", "missing_user_message", "warning",
-                                f"Row {row} has no user message: add the question this answer replies to."))
-        for index, m in enumerate(messages):
-            if isinstance(m, dict) and m.get("role") == "assistant" and isinstance(m.get("content"), str) \
-                    and m["content"] and not m["content"].strip():
-                issues.append(Issue(row, f"messages[{index}].content", "empty_answer", "warning",
-                                    f"Row {row}'s answer (message {index + 1}) is only spaces: write the reply, "
-                                    "or delete the row."))
-    issues.extend(_system_prompt_outliers(conversations, lines))
-    issues.extend(_duplicates(examples, conversations, lines))
+        found, messages = row_issues(example, lines[i] if lines else i + 1)
+        issues.extend(found)
+        if messages is not None:
+            conversations[i] = messages
+    issues.extend(dataset_issues(examples, conversations, lines=lines, token_counts=token_counts,
+                                 token_limit=token_limit, model=model))
+    return _finish("legacy" if format == "legacy" else "chat", len(examples), issues)
+
+
+def dataset_issues(
+    examples: Sequence[Any],
+    conversations: dict[int, list[Any]],
+    *,
+    lines: Sequence[int] | None = None,
+    token_counts: Sequence[int | None] | None = None,
+    token_limit: int | None = None,
+    model: str | None = None,
+    keys: Sequence[str] | None = None,
+    texts: Sequence[str | None] | None = None,
+    index: NearDuplicateIndex | None = None,
+) -> list[Issue]:
+    """The chat rules that need the whole dataset: system prompt outliers, exact and near copies, rows
+    over the token limit, too few examples. `conversations` maps positions to their message lists (from
+    `row_issues`); `keys` (one content key per example), `texts` (`conversation_text` per example, None
+    where it has no conversation) and a kept `index` let `lib.dataset_check` reuse what it computed for
+    the rows that did not change."""
+    issues = _system_prompt_outliers(conversations, lines)
+    issues.extend(_duplicates(examples, conversations, lines, keys=keys, texts=texts, index=index))
     if token_counts is not None and token_limit:
         where = f"{model}'s" if model else "the model's"
         for i, count in enumerate(token_counts[: len(examples)]):
@@ -307,7 +351,7 @@ def validate(
                                     f"Row {row} has {count:,} tokens, more than {where} limit of {token_limit:,}: "
                                     "the end will be cut off in training. Shorten it or split it in two."))
     issues.extend(_too_few(len(examples), "examples"))
-    return _finish("legacy" if format == "legacy" else "chat", len(examples), issues)
+    return issues
 
 
 def _too_few(n: int, what: str) -> list[Issue]:
@@ -344,29 +388,46 @@ def _system_prompt_outliers(conversations: dict[int, list[Any]], lines: list[int
     return issues
 
 
-def _duplicates(examples: Sequence[Any], conversations: dict[int, list[Any]], lines: list[int] | None) -> list[Issue]:
+def conversation_text(messages: list[Any]) -> str:
+    """What near copies are compared on: the conversation without its system prompt, lower case, spacing
+    collapsed (two rows that differ only there have the same text)."""
+    return _text_of(messages)
+
+
+def _duplicates(examples: Sequence[Any], conversations: dict[int, list[Any]], lines: list[int] | None, *,
+                keys: Sequence[str] | None = None, texts: Sequence[str | None] | None = None,
+                index: NearDuplicateIndex | None = None) -> list[Issue]:
     """Exact copies, then near copies: the same conversation up to a few characters (system prompt left
-    out). Candidates come from prefix filtering on rare words, so 10,000 rows take well under a second."""
+    out). Candidates come from `lib.near_duplicates`, so 100,000 rows take about a second."""
     def row_of(i: int) -> int:
         return lines[i] if lines else i + 1
 
     issues: list[Issue] = []
+    if texts is None:
+        texts = [None] * len(examples)
+        for i, messages in conversations.items():
+            texts[i] = _text_of(messages)
+    else:
+        texts = list(texts)
+    repeated = Counter(texts)  # exact copies have the same text: only those rows need a full comparison
     first_seen: dict[str, int] = {}
-    exact: set[int] = set()
     for i, example in enumerate(examples):
-        if i not in conversations:
+        if texts[i] is None or repeated[texts[i]] < 2:
             continue
-        key = _canonical(example)
+        key = keys[i] if keys is not None else _canonical(example)
         if key in first_seen:
-            exact.add(i)
+            texts[i] = None
             issues.append(Issue(row_of(i), "line", "duplicate_example", "warning",
                                 f"Row {row_of(i)} is an exact copy of row {row_of(first_seen[key])}: delete one; "
                                 "copies make the model repeat that answer more than the others."))
         else:
             first_seen[key] = i
-    candidates = [i for i in conversations if i not in exact]
-    texts = {i: _text_of(conversations[i]) for i in candidates}
-    for j, (i, score) in sorted(_near_pairs(texts).items()):
+    if index is None:
+        found = near_pairs(texts)
+    else:
+        index.update(t for t in texts if t is not None)
+        found = index.pairs(texts)
+    for j, (i, score) in sorted(found.items()):
         if texts[i] == texts[j]:
             text = f"Row {row_of(j)} has the same question and answer as row {row_of(i)} (only the system prompt or spacing differs)"
         else:
@@ -374,63 +435,6 @@ def _duplicates(examples: Sequence[Any], conversations: dict[int, list[Any]], li
         issues.append(Issue(row_of(j), "messages", "near_duplicate", "warning",
                             f"{text}: delete one, or make them say different things."))
     return issues
-
-
-_JACCARD = 0.85  # word-set similarity near copies reach; used only to pick candidates (prefix filtering)
-_POSTING_CAP = 30  # a word shared by more rows than this stops producing candidates
-_PER_ROW = 20  # candidates compared per row at most: those sharing the most rare words with it
-_NEIGHBOURS = 4  # sorted-order neighbours compared with each text
-
-
-def _near_pairs(texts: dict[int, str]) -> dict[int, tuple[int, float]]:
-    """For each row, the earlier row it nearly copies: (that row, similarity 0–100).
-
-    Prefix filtering: each row is indexed under its rarest words; rows sharing one of them are
-    candidates, at most `_PER_ROW` per row (those sharing the most), checked with rapidfuzz in one call."""
-    import re
-    from itertools import chain
-
-    from rapidfuzz import fuzz, process
-
-    word = re.compile(r"\w+")
-    token_sets = {i: set(word.findall(t)) for i, t in texts.items()}
-    df: Counter[str] = Counter()
-    for tokens in token_sets.values():
-        df.update(tokens)
-    postings: dict[str, list[int]] = defaultdict(list)
-    found: dict[int, tuple[int, float]] = {}
-    for j in sorted(texts):
-        tokens = token_sets[j]
-        if not tokens:
-            continue
-        ordered = sorted(tokens, key=lambda t: (df[t], t))
-        prefix = ordered[: len(ordered) - math.ceil(_JACCARD * len(ordered)) + 1]
-        lists = [postings[t] for t in prefix if t in postings]
-        if lists:
-            merged = set().union(*lists)
-            if len(merged) > _PER_ROW:
-                candidates = [i for i, _ in Counter(chain.from_iterable(lists)).most_common(_PER_ROW)]
-            else:
-                candidates = sorted(merged)
-            best = process.extractOne(texts[j], [texts[i] for i in candidates], scorer=fuzz.ratio,
-                                      score_cutoff=NEAR_DUPLICATE_SCORE)
-            if best is not None:
-                found[j] = (candidates[best[2]], best[1])
-        for t in prefix:
-            if len(postings[t]) < _POSTING_CAP:
-                postings[t].append(j)
-    # Short texts differ in a larger share of their words (element 1 / element 2), which prefix filtering
-    # misses: also compare each text with its neighbours in sorted order, read forwards and backwards.
-    items = sorted(texts.items())
-    for order in (sorted(items, key=lambda kv: kv[1]), sorted(items, key=lambda kv: kv[1][::-1])):
-        for a, (i, first) in enumerate(order):
-            for k, second in order[a + 1 : a + 1 + _NEIGHBOURS]:
-                score = fuzz.ratio(first, second, score_cutoff=NEAR_DUPLICATE_SCORE)
-                if score:
-                    early, late = min(i, k), max(i, k)
-                    if late not in found or (score, -early) > (found[late][1], -found[late][0]):
-                        found[late] = (early, score)
-    return found
 
 
 # ---------------------------------------------------------------------------------------------- DPO
@@ -514,27 +518,24 @@ def validate_dpo(examples: Sequence[Any], *, line_numbers: Sequence[int] | None 
 # ------------------------------------------------------------------------------------------ helpers
 
 
-def check_dataset(
-    dataset: Any,
-    *,
-    token_counts: Sequence[int | None] | None = None,
-    token_limit: int | None = None,
-    model: str | None = None,
-    privacy: bool = True,
-    file_lines: bool = False,
-) -> Report:
-    """The whole report the Dataset page and `python -m lib check` show: format rules, then privacy
-    warnings. Row numbers, or the file's own line numbers with `file_lines=True` (the command line)."""
-    lines = dataset.line_numbers() if file_lines else None
-    report = validate(dataset.examples, format=dataset.format, token_counts=token_counts,
-                      token_limit=token_limit, line_numbers=lines, model=model)
-    if privacy:
-        from lib.privacy import scan
+def build_report(format: str, n_examples: int, issues: list[Issue]) -> Report:
+    """A Report from issues found piece by piece (`lib.dataset_check`): sorted and counted as `validate` does."""
+    return _finish(format, n_examples, issues)
 
-        extra = scan(dataset.examples, line_numbers=lines)
-        if extra:
-            report = _finish(report.format, report.examples, report.issues + extra)
-    return report
+
+def too_few(n: int, what: str = "examples") -> list[Issue]:
+    """The one dataset error: fewer than MIN_EXAMPLES examples (empty when there are enough)."""
+    return _too_few(n, what)
+
+
+UploadRole = Literal["training_file", "validation_file"]
+
+
+def upload_errors(report: Report, role: UploadRole = "training_file") -> list[Issue]:
+    """The errors that make OpenAI refuse a file uploaded as `role`: every error, except that a
+    validation file may hold fewer than MIN_EXAMPLES examples. The pages' "ready to train"
+    (`lib.dataset_check.training_blockers`) and the local engine's file check both use this rule."""
+    return [i for i in report.errors if not (role == "validation_file" and i.code == "too_few_examples")]
 
 
 _ADVICE: dict[str, str] = {

@@ -84,11 +84,34 @@ def test_fixed_sample_is_valid(fixed_sample):
 def test_unreadable_file_exits_2_with_one_plain_line(tmp_path, content, message):
     path = tmp_path / "bad.jsonl"
     path.write_bytes(content)
-    for extra in ((), ("--json",)):
-        result = check(path, *extra)
-        assert result.returncode == 2
-        assert result.stderr == f"{path}: {message}\n"
-        assert result.stdout == ""
+    result = check(path)
+    assert result.returncode == 2
+    assert result.stderr == f"{path}: {message}\n"
+    assert result.stdout == ""
+
+
+def test_json_output_is_json_even_when_the_file_cannot_be_read(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(b'{"messages": []}\n{"messages": [}\n')
+    result = check(path, "--json")
+    assert result.returncode == 2
+    data = json.loads(result.stdout)
+    assert data["readable"] is False and data["valid"] is False
+    assert data["error"] == "Line 2 is not valid JSON: Expecting value at column 15."
+    assert data["broken_lines"] == [{"line": 2, "message": data["error"]}]
+
+
+def test_every_broken_line_is_reported_with_its_number(tmp_path):
+    good = SAMPLE.read_text(encoding="utf-8").splitlines()
+    lines = [good[0], "{broken", good[1], good[2], '{"messages": [}', good[3], "not json at all"]
+    path = tmp_path / "three-broken.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    human = check(path)
+    assert human.returncode == 2
+    assert "Lines 2, 5 and 7 are not valid JSON." in human.stderr
+    data = json.loads(check(path, "--json").stdout)
+    assert [b["line"] for b in data["broken_lines"]] == [2, 5, 7]
+    assert all(b["message"].startswith(f"Line {b['line']} is not valid JSON") for b in data["broken_lines"])
 
 
 def test_missing_file_exits_2(tmp_path):

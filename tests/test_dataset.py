@@ -358,3 +358,17 @@ def test_read_table_gives_text_cells():
     table = ds.read_table("user,assistant,n\nNA,None,5\n", "x.csv")
     assert table.iloc[0].tolist() == ["NA", "None", "5"]
     assert isinstance(table, pd.DataFrame)
+
+
+def test_every_broken_line_is_named_and_the_readable_rows_are_kept():
+    lines = [json.dumps(e) for e in EXAMPLES * 3]
+    lines[1] = "{broken"
+    lines[4] = '{"messages": [}'
+    with pytest.raises(ParseError) as err:
+        parse("\n".join(lines), "x.jsonl")
+    assert err.value.line == 2
+    assert [line for line, _ in err.value.broken] == [2, 5]
+    assert str(err.value).startswith("Lines 2 and 5 are not valid JSON. Line 2 is not valid JSON")
+    readable = err.value.readable
+    assert readable is not None and len(readable.examples) == len(lines) - 2
+    assert readable.line_numbers() == [n for n in range(1, len(lines) + 1) if n not in (2, 5)]

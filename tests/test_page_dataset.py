@@ -75,3 +75,38 @@ def test_html_in_a_message_is_shown_as_text_never_interpreted(studio):
         assert "<script>" not in element.value
     assert json.dumps(html)  # the payload itself is untouched in storage
     assert Workspace().load("html").examples[0]["messages"][2]["content"] == html
+
+
+def test_a_paste_with_broken_lines_lists_each_one_and_imports_the_readable_rows(studio):
+    good = [json.dumps(ds.make_example(f"Tell me about element {i}", f"Answer {i}")) for i in range(5)]
+    lines = [good[0], "{broken", good[1], good[2], '{"messages": [}', good[3], good[4]]
+    at = studio.page("dataset")
+    at.text_area(key="dataset_paste").input("\n".join(lines))
+    at.text_input(key="dataset_paste_name").input("partly broken")
+    studio.run()
+    at.button(key="dataset_paste_button").click()
+    studio.run()
+    assert "2 lines are not valid JSON: fix them in your file and import it again." in studio.texts("error")
+    listed = next(c.value for c in at.code if "Line 2 is not valid JSON" in c.value)
+    assert "Line 5 is not valid JSON" in listed
+    at.button(key="dataset_import_readable").click()
+    studio.run()
+    saved = Workspace().load("partly broken")
+    assert [ex["messages"][2]["content"] for ex in saved.examples] == [f"Answer {i}" for i in range(5)]
+    assert "broken lines 2, 5 left out" in Workspace().versions("partly broken")[-1].note
+
+
+def test_a_csv_is_read_once_for_its_preview_and_its_import(studio, monkeypatch):
+    reads = []
+    real = ds.read_table
+    monkeypatch.setattr(ds, "read_table", lambda *a, **k: reads.append(a[1]) or real(*a, **k))
+    csv = "question,answer\n" + "".join(f"Tell me about element {i},Answer {i}\n" for i in range(10))
+    at = studio.page("dataset")
+    at.file_uploader(key="dataset_upload").set_value(("elements.csv", csv.encode(), "text/csv")).run()
+    studio.assert_ok()
+    assert [d for d in at.dataframe if "question" in d.value.columns]  # the preview
+    at.button(key="dataset_import_button").click().run()
+    studio.assert_ok()
+    saved = Workspace().load(Workspace().current())
+    assert [ex["messages"][-1]["content"] for ex in saved.examples] == [f"Answer {i}" for i in range(10)]
+    assert reads == ["elements.csv"]

@@ -11,7 +11,8 @@ from collections import defaultdict
 import pytest
 
 from lib.dataset import DEFAULT_SYSTEM_PROMPT, load_file, make_example
-from lib.validation import COOKBOOK_CODES, Issue, check_dataset, coach, validate, validate_dpo
+from lib.dataset_check import check as check_dataset
+from lib.validation import COOKBOOK_CODES, Issue, coach, validate, validate_dpo
 
 SAMPLE = "sample_data/elements_limericks.jsonl"
 
@@ -369,7 +370,7 @@ def test_dpo_rules(changes, code, field):
 
 def test_sample_report_and_coach():
     dataset = load_file(SAMPLE)
-    report = check_dataset(dataset, file_lines=True)
+    report = check_dataset(dataset, file_lines=True).report
     assert [(i.line, i.code) for i in report.issues] == [(8, "missing_content")]
     assert report.summary() == "12 chat examples: not ready to upload (1 error, 0 warnings)."
     advice = coach(report, len(dataset.examples))

@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 
 import pandas as pd
 import streamlit as st
 
 from lib import dataset as ds
-from lib import engine, errors, playground, privacy, providers, table, validation
-from ui import render, state
+from lib import dataset_check, errors, playground, providers, table, validation
+from ui import clients, render, state
 
 UNDO = "dataset_undo_deleted"        # examples deleted from the table, for undo
 PREVIEW = "dataset_preview_row"
 FILTER = "dataset_filter"
-
-
-@st.cache_data(show_spinner=False, max_entries=8)
-def _checks(examples_json: str, fmt: str) -> tuple[validation.Report, list]:
-    examples = json.loads(examples_json)
-    return validation.validate(examples, format=fmt), privacy.scan(examples)
-
-
-def checks(data: ds.Dataset) -> tuple[validation.Report, list]:
-    """Validation report and privacy flags, cached by content (a rerun without an edit costs nothing)."""
-    return _checks(json.dumps(data.examples, ensure_ascii=False, sort_keys=True), data.format)
 
 
 def _status(issues: list) -> str:
@@ -57,6 +44,23 @@ def _save_edit(key: str, positions: list[int]) -> bool:
     return True
 
 
+_ROWS: dict[tuple[str, str], dict[str, str]] = {}  # (row digest, format) -> its table cells
+
+
+def _table_rows(data: ds.Dataset) -> list[dict[str, str]]:
+    """Every example's table cells; after an edit only the changed rows are converted again."""
+    if len(_ROWS) > 200_000:
+        _ROWS.clear()
+    out = []
+    for example in data.examples:
+        key = (dataset_check.row_digest(example), data.format)
+        cells = _ROWS.get(key)
+        if cells is None:
+            cells = _ROWS[key] = table.row(example, data.format)
+        out.append(cells)
+    return out
+
+
 def render_table(data: ds.Dataset, report: validation.Report, flags: list) -> None:
     by_line: dict[int, list] = {}
     for issue in [*report.issues, *flags]:
@@ -69,19 +73,19 @@ def render_table(data: ds.Dataset, report: validation.Report, flags: list) -> No
     all_positions = list(range(len(data.examples)))
     positions = all_positions if view == "All rows" else [i for i in all_positions if i + 1 in by_line]
     cols = table.columns(data.format)
-    frame = pd.DataFrame(table.rows([data.examples[i] for i in positions], data.format), columns=list(cols))
+    cells = _table_rows(data)
+    frame = pd.DataFrame([cells[i] for i in positions], columns=list(cols))
     frame.insert(0, "check", [_status(by_line.get(i + 1, [])) for i in positions])
     frame.index = pd.Index([i + 1 for i in positions], name="row")
     # The editor's edits are relative to the frame it was drawn from, so its key names that frame: after an
     # edit (which may change the check column too) the next run draws a fresh editor on the saved data,
     # and no edit is ever applied to a stale copy.
-    digest = hashlib.sha1(frame.to_json(orient="split").encode()).hexdigest()[:16]
-    key = f"dataset_table_{digest}_{view}"
-    systems = {r.get("system", "") for r in table.rows(data.examples, data.format)}
+    key = f"dataset_table_{dataset_check.digest(data)[:16]}_{view}"  # the frame follows from the content
+    systems = {r.get("system", "") for r in cells}
     order = list(frame.columns)
     if len(systems) == 1 and len(data.examples) > 1:
         order.remove("system")
-        st.caption(f"Every row shares the system prompt “{next(iter(systems))[:90]}” (hidden here; change it with "
+        st.caption(f"Every row shares the system prompt “{render.escape(next(iter(systems))[:90])}” (hidden here; change it with "
                    "“Apply a system prompt to every row”).")
     st.data_editor(
         frame, key=key, on_change=_save_edit, args=(key, positions), num_rows="dynamic", column_order=order, width="stretch", height=min(38 + 35 * (len(frame) + 1), 520),
@@ -161,7 +165,7 @@ def _draft(data: ds.Dataset, index: int, messages: list) -> None:
         system = next((m.get("content") for m in messages if m.get("role") == "system"), data.system_prompt)
         with st.spinner("Asking the model…"):
             try:
-                st.session_state[key] = playground.draft_answer(providers.make_client(config), model, system,
+                st.session_state[key] = playground.draft_answer(clients.client(config), model, system,
                                                                 users[-1].get("content") or "")
             except Exception as exc:  # the provider's failure, in plain words
                 st.error(errors.translate(exc).message)
@@ -177,7 +181,7 @@ def _draft(data: ds.Dataset, index: int, messages: list) -> None:
 
 
 def _default_model(config) -> str:
-    return engine.DEFAULT_MODEL if config.kind == "local" else "gpt-4.1-mini"
+    return providers.LOCAL_DEFAULT_MODEL if config.kind == "local" else "gpt-4.1-mini"
 
 
 def _turn_editor(data: ds.Dataset, index: int, messages: list) -> None:
@@ -205,19 +209,26 @@ def _turn_editor(data: ds.Dataset, index: int, messages: list) -> None:
         st.rerun()
 
 
-def render_checks(data: ds.Dataset, report: validation.Report, flags: list) -> None:
-    errors = [i for i in report.issues if i.severity == "error"]
-    warnings = [i for i in report.issues if i.severity == "warning"]
+def render_checks(data: ds.Dataset, check: dataset_check.DatasetCheck) -> None:
+    """The verdict (the same "ready to train" rule as the Train page), the coach, then every problem."""
+    report, flags = check.report, check.privacy
+    # Errors of a split alone (too few examples left for training) are not in the whole table's report.
+    split_errors = [i for i in check.blockers if i.line is None and i not in report.issues]
+    errors = [*split_errors, *report.errors]
+    warnings = report.warnings
     if not data.examples:
         return
-    if errors:
-        st.error(f"Not ready to train: {len(errors)} error{'s' if len(errors) > 1 else ''} to fix.")
+    if not check.ready:
+        n = len(check.blockers)
+        st.error(f"Not ready to train: {n} error{'s' if n > 1 else ''} to fix.")
     else:
-        st.success(f"Valid: OpenAI would accept these {report.examples} examples.")
+        st.success(f"Valid: OpenAI would accept these {len(check.train_rows)} training examples"
+                   + (f" and {len(check.held_out_rows)} validation examples." if check.held_out_rows else "."))
     with st.container(border=True):
         st.markdown("**Coach**")
-        for advice in validation.coach(report, len(data.examples)):
-            st.markdown(f"- {advice}")
+        coached = validation.build_report(report.format, report.examples, [*split_errors, *report.issues])
+        for advice in validation.coach(coached, len(check.train_rows)):
+            st.markdown(f"- {render.escape(advice)}")
     problems = [*errors, *warnings, *flags]
     if problems:
         kinds = sorted({i.code for i in problems})

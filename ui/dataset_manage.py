@@ -38,6 +38,21 @@ def render_picker(data: ds.Dataset) -> None:
             st.rerun()
 
 
+def _version(data: ds.Dataset, versions: list, version_id: int) -> ds.Dataset | None:
+    """A saved version, read from disk once: versions never change, and the newest is the dataset in
+    memory, so after an edit the two versions compared by default are both at hand (and their rows'
+    digests too, which `lib.workspace.diff` compares)."""
+    kept = st.session_state.setdefault(state.VERSIONS, {})
+    wanted = {(data.name, versions[-1].id), (data.name, version_id)}
+    for key in [k for k in kept if k not in wanted and len(kept) > 4]:
+        del kept[key]
+    if version_id == versions[-1].id:
+        kept[(data.name, version_id)] = data
+    elif (data.name, version_id) not in kept:
+        kept[(data.name, version_id)] = state.workspace().load_version(data.name, version_id)
+    return kept[(data.name, version_id)]
+
+
 def render_versions(data: ds.Dataset) -> None:
     wk = state.workspace()
     versions = wk.versions(data.name)
@@ -54,7 +69,7 @@ def render_versions(data: ds.Dataset) -> None:
     older = left.selectbox("Compare version", ids, format_func=labels.get, index=min(1, len(ids) - 1),
                            key="dataset_version_a")
     newer = right.selectbox("with version", ids, format_func=labels.get, index=0, key="dataset_version_b")
-    changes = wk.diff(wk.load_version(data.name, older), wk.load_version(data.name, newer))
+    changes = wk.diff(_version(data, versions, older), _version(data, versions, newer))
     if changes:
         st.dataframe(
             pd.DataFrame([{"row": c.row, "change": c.kind, "before": str(c.before or "")[:200],
@@ -99,12 +114,14 @@ def render_split(data: ds.Dataset) -> None:
 
 
 def render_export(data: ds.Dataset) -> None:
+    """Files are written when a button is clicked, not on every run (10,000 rows take a second)."""
     train, val = data.train_examples(), data.validation_examples()
     cols = st.columns(3)
-    cols[0].download_button("Training JSONL (what is uploaded)", ds.to_jsonl(train), f"{data.name}.train.jsonl",
-                            mime="application/jsonl", key="dataset_download_jsonl", width="stretch")
-    cols[1].download_button("Validation JSONL", ds.to_jsonl(val), f"{data.name}.validation.jsonl",
+    cols[0].download_button("Training JSONL (what is uploaded)", lambda: ds.to_jsonl(train),
+                            f"{data.name}.train.jsonl", mime="application/jsonl", key="dataset_download_jsonl",
+                            width="stretch")
+    cols[1].download_button("Validation JSONL", lambda: ds.to_jsonl(val), f"{data.name}.validation.jsonl",
                             mime="application/jsonl", key="dataset_download_val", disabled=not val,
                             width="stretch")
-    cols[2].download_button("CSV (all rows)", ds.to_csv(data.examples), f"{data.name}.csv", mime="text/csv",
-                            key="dataset_download_csv", width="stretch")
+    cols[2].download_button("CSV (all rows)", lambda: ds.to_csv(data.examples), f"{data.name}.csv",
+                            mime="text/csv", key="dataset_download_csv", width="stretch")

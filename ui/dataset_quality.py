@@ -2,40 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import pandas as pd
 import streamlit as st
 
-from lib import dataset as ds
-from lib import elements, quality
-
-SCORES = "dataset_quality_scores"  # (content hash, rows, summary) of the last dataset scored
-_PROGRESS_FROM = 200  # rows; fewer are checked in well under a second
+from lib import dataset_check, elements
 
 
-def _score(data: ds.Dataset) -> tuple[list[quality.RowQuality], quality.Summary]:
-    """Rows and summary, kept for this content; new rows are checked with a progress bar."""
-    key = hashlib.sha256(json.dumps(data.examples, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
-    kept = st.session_state.get(SCORES)
-    if kept and kept[0] == key:
-        return kept[1], kept[2]
-    bar = st.progress(0.0, text="Checking every limerick…") if len(data.examples) >= _PROGRESS_FROM else None
-
-    def step(done: int, total: int) -> None:
-        bar.progress(done / total, text=f"Checking every limerick: {done:,} of {total:,}")
-
-    rows = quality.score_examples(data.examples, progress=step if bar else None)
-    if bar:
-        bar.empty()
-    summary = quality.summary(rows)
-    st.session_state[SCORES] = (key, rows, summary)
-    return rows, summary
-
-
-def render(data: ds.Dataset) -> None:
-    rows, summary = _score(data)
+def render(check: dataset_check.DatasetCheck) -> None:
+    """The limerick and fact verdicts of the shared check (ui.checks), computed once per content."""
+    rows, summary = check.quality_rows or [], check.summary
     cols = st.columns(4)
     cols[0].metric("Well-formed limericks", f"{summary.limerick_share:.0%}")
     cols[1].metric("Facts contradicted", summary.contradicted)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ui import dataset_editor, dataset_import, dataset_manage, dataset_quality, state
+from ui import (
+    checks,
+    dataset_editor,
+    dataset_generate,
+    dataset_import,
+    dataset_manage,
+    dataset_quality,
+    state,
+)
 
 st.title("Dataset")
 st.caption("Each example is one conversation: what the user asks and how your model should answer.")
@@ -15,21 +23,23 @@ if not data.examples:
     st.info("No examples yet: import a file, paste some, or load the sample dataset above.")
     st.stop()
 
-report, flags = dataset_editor.checks(data)
-edit_tab, quality_tab, versions_tab, split_tab = st.tabs(
-    ["Edit and check", "Limerick quality", "Versions", "Split and export"]
+check = checks.current(data, with_quality=True)
+edit_tab, quality_tab, generate_tab, versions_tab, split_tab = st.tabs(
+    ["Edit and check", "Limerick quality", "Generate more", "Versions", "Split and export"]
 )
 with edit_tab:
     table_column, checks_column = st.columns([3, 2], gap="medium")
     with table_column:
         dataset_editor.render_toolbar(data)
-        dataset_editor.render_table(data, report, flags)
+        dataset_editor.render_table(data, check.report, check.privacy)
         st.subheader("Preview")
         dataset_editor.render_preview(data)
     with checks_column:
-        dataset_editor.render_checks(data, report, flags)
+        dataset_editor.render_checks(data, check)
 with quality_tab:
-    dataset_quality.render(data)
+    dataset_quality.render(check)
+with generate_tab:
+    dataset_generate.render(data)
 with versions_tab:
     dataset_manage.render_versions(data)
 with split_tab:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lib import journey
-from ui import state
+from ui import checks, pages, state
 
 st.title("Fine-Tune Studio")
 st.caption(
@@ -18,21 +18,22 @@ steps = journey.progress(
     estimated=state.ESTIMATE in st.session_state,
     job=st.session_state.get(state.JOB_STATE),
     latest_model=st.session_state.get(state.LATEST_MODEL),
+    check=checks.current() if state.dataset().examples else None,
 )
 columns = st.columns(len(steps))
 for column, step in zip(columns, steps, strict=True):
     with column, st.container(border=True):
-        st.markdown(f"{step.icon} **{step.title}**")
+        st.markdown(f"{pages.STATUS_ICONS[step.status]} **{step.title}**")
         st.caption(step.detail)
 
 nxt = journey.next_step(steps)
 st.subheader("Next step")
 if nxt is None:
     st.success("Everything is done: your fine-tuned model is ready. Show it in the Playground or build a report.")
-    nxt_page = "views/playground.py"
+    nxt_page = pages.get(pages.PLAYGROUND)
 else:
     st.info(nxt.advice)
-    nxt_page = nxt.page
+    nxt_page = pages.get(nxt.title)
 if st.button("Go →", type="primary", key="home_next"):
     st.switch_page(nxt_page)
 
@@ -44,4 +45,4 @@ if not state.dataset().examples:
         from ui.actions import load_sample
 
         load_sample()
-        st.switch_page("views/dataset.py")
+        st.switch_page(pages.get(pages.DATASET))

@@ -14,8 +14,9 @@ import json
 import sys
 from typing import Any
 
+from lib import dataset_check, pricing
 from lib.dataset import ParseError, load_file
-from lib.validation import COOKBOOK_CODES, Report, check_dataset
+from lib.validation import COOKBOOK_CODES, Report
 
 _KEEP = ("format", "examples", "valid", "problems", "error_counts")
 
@@ -29,19 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _estimate(examples: list[Any], model: str, epochs: str, lines: list[int]) -> tuple[Any, str | None]:
-    """lib.pricing's estimate, or (None, why not). Pricing is optional: the check works without it."""
-    try:
-        from lib import pricing
-    except ImportError:
-        return None, "Pricing is not available in this installation."
-    if not hasattr(pricing, "estimate"):
-        return None, "Pricing is not available in this installation."
+    """lib.pricing's estimate, or (None, why not) when the model or the epochs cannot be priced."""
     wanted: int | str = int(epochs) if str(epochs).isdigit() else epochs
     try:
-        try:
-            return pricing.estimate(examples, model, wanted, lines=lines), None
-        except TypeError:  # an estimate() without the lines keyword
-            return pricing.estimate(examples, model, wanted), None
+        return pricing.estimate(examples, model, wanted, lines=lines), None
     except (ValueError, KeyError, LookupError) as exc:
         return None, f"Cannot price the dataset for {model}: {exc}"
 
@@ -90,31 +82,43 @@ def _human(path: str, report: Report, estimate: dict[str, Any] | None, note: str
     return "\n".join(out)
 
 
+def _not_checked(args: argparse.Namespace, message: str, broken: list[tuple[int, str]] | None = None, *,
+                 about_file: bool = True) -> int:
+    """Exit 2 ("not checked") with one plain line on stderr; with --json, a JSON object on stdout too,
+    naming every broken line, so a script reading stdout always gets JSON."""
+    print(f"{args.file}: {message}" if about_file else message, file=sys.stderr)
+    if getattr(args, "json", False):
+        result = {"file": str(args.file), "readable": False, "valid": False, "error": message,
+                  "broken_lines": [{"line": line, "message": text} for line, text in broken or []]}
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    return 2
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except Exception as exc:  # never a traceback: one plain line, and a status that says "not checked"
-        print(f"{args.file}: the check could not finish ({type(exc).__name__}: {exc}).", file=sys.stderr)
-        return 2
+        return _not_checked(args, f"the check could not finish ({type(exc).__name__}: {exc}).")
 
 
 def _run(args: argparse.Namespace) -> int:
     try:
         dataset = load_file(args.file)
     except ParseError as exc:
-        print(f"{args.file}: {exc}", file=sys.stderr)
-        return 2
+        return _not_checked(args, str(exc), exc.broken)
     lines = dataset.line_numbers()
     estimate = None
     note = None
     if args.model:
         epochs = str(args.epochs)
         if epochs != "auto" and not (epochs.isdigit() and int(epochs) >= 1):
-            print(f"--epochs must be a whole number of at least 1, or auto (got {epochs}).", file=sys.stderr)
-            return 2
+            return _not_checked(args, f"--epochs must be a whole number of at least 1, or auto (got {epochs}).",
+                                about_file=False)
         estimate, note = _estimate(dataset.examples, args.model, epochs, lines)
     counts, limit = _token_counts(estimate) if estimate is not None else (None, None)
-    report = check_dataset(dataset, token_counts=counts, token_limit=limit, model=args.model, file_lines=True)
+    checked = dataset_check.check(dataset, model=args.model if limit is not None else None, token_counts=counts,
+                                  file_lines=True)
+    report = checked.with_privacy()
     estimate_dict = estimate.to_dict() if estimate is not None and hasattr(estimate, "to_dict") else None
     if args.json:
         result: dict[str, Any] = {k: v for k, v in report.to_dict().items() if k in _KEEP}
@@ -127,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         print(_human(args.file, report, estimate_dict, note, str(args.epochs) == "auto"))
-    return 0 if report.valid else 1
+    return 0 if checked.ready else 1
 
 
 __all__ = ["add_arguments", "run", "COOKBOOK_CODES"]

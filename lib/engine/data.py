@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lib.validation import upload_errors, validate
+
 IGNORE_INDEX = -100
+VALIDATION_CHUNK = 1000  # lines checked together when a file is validated
 
 
 @dataclass
@@ -25,6 +29,7 @@ class FileProblem(Exception):
     code: str = "invalid_training_file"
     param: str = "training_file"
     line: int | None = None
+    more: int = 0  # further problems in the same file
 
     def __str__(self) -> str:
         return self.message
@@ -32,87 +37,101 @@ class FileProblem(Exception):
     def to_error(self) -> dict:
         return {"code": self.code, "message": self.message, "param": self.param}
 
+    def with_total(self, problems: int) -> FileProblem:
+        """This problem, its message saying how many more the file has."""
+        more = problems - 1
+        message = re.sub(r" \(\d+ more problems? in the file\.\)$", "", self.message)
+        if more > 0:
+            message += f" ({more} more problem{'s' if more > 1 else ''} in the file.)"
+        return FileProblem(message, self.code, self.param, self.line, more)
+
+
+def iter_jsonl(path: Path, param: str = "training_file") -> Iterator[tuple[int, Any]]:
+    """(1-based line number, value) for each non-blank line, read one line at a time: a large file is
+    never held in memory whole."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise FileProblem(f"Line {number} of the {_label(param)} is not UTF-8 text ({exc.reason}).",
+                                  "invalid_file_format", param, number) from exc
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise FileProblem(
+                    f"Line {number} of the {_label(param)} is not valid JSON: {exc.msg} (column {exc.colno}).",
+                    "invalid_file_format", param, number,
+                ) from exc
+
 
 def read_jsonl(path: Path, param: str = "training_file") -> tuple[list[Any], list[int]]:
     """Parse a JSONL file: the values and, parallel to them, their 1-based line numbers."""
-    try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileProblem(f"The {_label(param)} is not UTF-8 text ({exc.reason}).", "invalid_file_format",
-                          param) from exc
     values, lines = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            values.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise FileProblem(
-                f"Line {number} of the {_label(param)} is not valid JSON: {exc.msg} (column {exc.colno}).",
-                "invalid_file_format", param, number,
-            ) from exc
+    for number, value in iter_jsonl(path, param):
+        values.append(value)
         lines.append(number)
     if not values:
         raise FileProblem(f"The {_label(param)} has no examples.", "invalid_file_format", param)
     return values, lines
 
 
+def validate_file(path: Path, method: str, param: str = "training_file", chunk: int = VALIDATION_CHUNK) -> int:
+    """Check a whole file as `validate_examples` does, `chunk` lines at a time (memory stays flat however
+    large the file); raise FileProblem naming the first bad line. Returns how many examples it has."""
+    first: FileProblem | None = None
+    problems = 0
+    count = 0
+    values: list[Any] = []
+    lines: list[int] = []
+
+    def check(final: bool) -> None:
+        nonlocal first, problems
+        # every rule but the file's size is per line; a file under one chunk is checked whole
+        whole = final and count == len(values)
+        try:
+            validate_examples(values, lines, method, param, whole_file=whole)
+        except FileProblem as problem:
+            first = first or problem
+            problems += 1 + problem.more
+        values.clear()
+        lines.clear()
+
+    for number, value in iter_jsonl(path, param):
+        values.append(value)
+        lines.append(number)
+        count += 1
+        if len(values) >= chunk:
+            check(final=False)
+    check(final=True)
+    if count == 0:
+        raise FileProblem(f"The {_label(param)} has no examples.", "invalid_file_format", param)
+    if first is not None:
+        raise first.with_total(problems)
+    return count
+
+
 def _label(param: str) -> str:
     return param.replace("_", " ")
 
 
-def validate_examples(examples: list[Any], lines: list[int], method: str, param: str = "training_file") -> None:
-    """Raise FileProblem naming the first bad line. Uses lib.validation (OpenAI's rules) when present."""
+def validate_examples(examples: list[Any], lines: list[int], method: str, param: str = "training_file",
+                      *, whole_file: bool = True) -> None:
+    """Raise FileProblem naming the first bad line, by OpenAI's rules (lib.validation, as the pages check).
+    `whole_file=False` for a part of a file: its size is not judged."""
     fmt = "dpo" if method == "dpo" else "chat"
-    try:
-        from lib.validation import validate
-    except ImportError:
-        validate = None
-    if validate is not None:
-        try:
-            report = validate(examples, format=fmt, line_numbers=lines)
-        except TypeError:  # an older lib.validation without line_numbers
-            report = validate(examples, format=fmt)
-        errors = [issue for issue in report.issues if issue.severity == "error"
-                  and not (param == "validation_file" and issue.code == "too_few_examples")]
-        if errors:
-            issue = errors[0]
-            message = re.sub(r"^Row (\d+)", r"Line \1", issue.message)
-            if issue.line is not None and not message.startswith("Line"):
-                message = f"Line {issue.line}: {message}"
-            if len(errors) > 1:
-                message += f" ({len(errors) - 1} more problem{'s' if len(errors) > 2 else ''} in the file.)"
-            raise FileProblem(message, "invalid_" + param, param, issue.line)
-        return
-    for example, number in zip(examples, lines, strict=True):
-        problem = _minimal_problem(example, fmt)
-        if problem:
-            raise FileProblem(f"Line {number}: {problem}", "invalid_" + param, param, number)
-
-
-def _minimal_problem(example: Any, fmt: str) -> str | None:
-    """The few checks that keep training from crashing (used until lib.validation exists)."""
-    if not isinstance(example, dict):
-        return "each line must be a JSON object."
-    if fmt == "dpo":
-        if not isinstance(example.get("input"), dict) or not isinstance(example["input"].get("messages"), list):
-            return "a DPO example needs \"input\": {\"messages\": [...]}."
-        for key in ("preferred_output", "non_preferred_output"):
-            value = example.get(key)
-            if not isinstance(value, list) or not value or not isinstance(value[-1], dict):
-                return f"a DPO example needs \"{key}\": [{{\"role\": \"assistant\", \"content\": ...}}]."
-        return None
-    messages = example.get("messages")
-    if not isinstance(messages, list) or not messages:
-        return "the example has no \"messages\" list."
-    for message in messages:
-        if not isinstance(message, dict) or "role" not in message:
-            return "a message is missing its \"role\"."
-        if message["role"] not in ("system", "user", "assistant", "tool", "function"):
-            return f"unrecognized role {message['role']!r}."
-    if not any(m.get("role") == "assistant" for m in messages):
-        return "the example has no assistant message."
-    return None
+    report = validate(examples, format=fmt, line_numbers=lines)
+    errors = [issue for issue in upload_errors(report, param)  # the pages' "ready to train" rule, by construction
+              if whole_file or issue.code != "too_few_examples"]
+    if errors:
+        issue = errors[0]
+        message = re.sub(r"^Row (\d+)", r"Line \1", issue.message)
+        if issue.line is not None and not message.startswith("Line"):
+            message = f"Line {issue.line}: {message}"
+        problem = FileProblem(message, "invalid_" + param, param, issue.line)
+        raise problem.with_total(len(errors))
 
 
 def text_of(content: Any) -> str:
