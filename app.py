@@ -8,20 +8,13 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
 from lib import errors
-from ui import render, sidebar, state
+from ui import pages, render, sidebar, state
 
 st.set_page_config(page_title="Fine-Tune Studio", page_icon="🧪", layout="wide")
 state.init()
 state.keep_widget_values()
 
-PAGES = [
-    st.Page("views/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("views/dataset.py", title="Dataset", icon=":material/table_edit:"),
-    st.Page("views/estimate.py", title="Estimate", icon=":material/calculate:"),
-    st.Page("views/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("views/playground.py", title="Playground", icon=":material/compare:"),
-]
-page = st.navigation(PAGES)
+page = st.navigation(pages.define())
 
 if st.session_state.get(state.PRESENTATION):
     # Presentation mode: no sidebar, no keys on screen, large type for a screen share.
@@ -36,7 +29,7 @@ state.show_notice()
 try:
     page.run()
 except errors.StudioError as exc:  # a provider said no: its plain message, never a traceback
-    st.error(exc.message)
+    st.error(render.escape(exc.message))
 except Exception as exc:  # a bug of ours: say so plainly, keep the details in the server log
     if isinstance(exc, ScriptControlException):  # st.rerun / st.stop / st.switch_page
         raise

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
+from typing import Any
 
 import plotly.graph_objects as go
+
+from lib.metrics import METRIC_NAMES, StepMetrics
 
 LAYOUT = dict(margin=dict(l=10, r=10, t=40, b=10), height=320, legend=dict(orientation="h", y=-0.2))
 
@@ -23,7 +27,7 @@ def token_histograms(tokens: Sequence[int], assistant_tokens: Sequence[int], lim
 
 def cost_by_model(models: Sequence[str], costs: Sequence[float | None]) -> go.Figure:
     pairs = [(m, c) for m, c in zip(models, costs, strict=True) if c is not None]
-    fig = go.Figure(go.Bar(x=[c for _, c in pairs], y=[m for m, _ in pairs], orientation="h",
+    fig = go.Figure(go.Bar(x=[c for _, c in pairs], y=[plot_text(m) for m, _ in pairs], orientation="h",
                            text=[f"${c:,.2f}" for _, c in pairs], textposition="auto"))
     fig.update_layout(title="Training cost per model", xaxis_title="USD", **LAYOUT)
     return fig
@@ -55,10 +59,32 @@ def training_curves(rows: Sequence[dict], *, metric: str = "loss") -> go.Figure:
     return fig
 
 
+def loss_overlay(runs: dict[str, Sequence[Any]], *, metric: str = "train_loss") -> go.Figure:
+    """Several jobs' curves on one chart (a sweep's runs), one line per run label; `metric` is one of
+    `lib.metrics.METRIC_NAMES`, each row anything `StepMetrics.from_any` reads."""
+    if metric not in METRIC_NAMES:
+        raise ValueError(f"Unknown metric {metric!r}; one of {', '.join(METRIC_NAMES)}.")
+    fig = go.Figure()
+    for label, rows in runs.items():
+        points = sorted((m.step, getattr(m, metric)) for m in map(StepMetrics.from_any, rows)
+                        if m is not None and getattr(m, metric) is not None)
+        if points:
+            fig.add_scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines", name=plot_text(label))
+    title = metric.replace("_", " ").replace("train ", "training ").replace("valid ", "validation ").capitalize()
+    fig.update_layout(title=f"{title}, every run", xaxis_title="step", **LAYOUT)
+    return fig
+
+
+def plot_text(text: Any) -> str:
+    """User or model text (a model label, a prompt) for a Plotly label, shown as written. Plotly reads
+    `<a href>`, `<b>`, `<br>` in labels as markup, so a label `<a href=...>` would be a live link."""
+    return html.escape(str(text), quote=False)
+
+
 def grouped_bars(categories: Sequence[str], series: dict[str, Sequence[float]], title: str) -> go.Figure:
     """One bar per contender and category (batch evaluation scores)."""
     fig = go.Figure()
     for name, values in series.items():
-        fig.add_bar(x=list(categories), y=list(values), name=name)
+        fig.add_bar(x=[plot_text(c) for c in categories], y=list(values), name=plot_text(name))
     fig.update_layout(barmode="group", title=title, **LAYOUT)
     return fig

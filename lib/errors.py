@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
+
+from lib.engine.protocol import ENGINE_HEADER, THIS_COMPUTER
 
 __all__ = [
     "StudioError",
@@ -28,11 +31,14 @@ __all__ = [
     "ServerError",
     "Timeout",
     "ConnectionFailed",
+    "UntrustedEngine",
     "BadRequest",
     "JobFailed",
     "NotSupported",
     "MissingSetting",
     "translate",
+    "translated",
+    "one_line",
     "scrub",
     "remember_secret",
     "lines_named",
@@ -146,7 +152,8 @@ class TrainingNotAvailable(PermissionDenied):
 
     OpenAI is winding down self-serve fine-tuning: no new users since 2026-05-07, organisations
     without recent fine-tuned inference since 2026-07-02, and nobody from 2027-01-06. Azure OpenAI
-    still trains, and so does the local engine; `alternatives` names them for the page's buttons.
+    trains for existing customers only (lib.lifecycle.AZURE_CAVEAT); the local engine trains for anyone;
+    `alternatives` names them for the page's buttons.
     """
 
     code_name = "training_not_available"
@@ -183,6 +190,17 @@ class ConnectionFailed(StudioError):
     """The service could not be reached at all (refused, DNS, network down)."""
 
     retryable = True
+
+
+class UntrustedEngine(ConnectionFailed):
+    """Something answers where the local engine should be, but cannot prove it is the engine the studio
+    started: nothing (no key, no data) is sent to it until the user says to trust it. `address` is where."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, address: str = "", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.address = address
 
 
 class BadRequest(StudioError):
@@ -265,10 +283,7 @@ def _get(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
-ENGINE_HEADER = "X-Fine-Tune-Studio-Engine"  # on every answer of the local engine, so errors can name it
-
-
-def _where(url: Any, response: Any = None) -> tuple[str, str]:
+def service_at(url: Any, response: Any = None) -> tuple[str, str]:
     """(who, address) for a request URL: "OpenAI", "Azure OpenAI", "the local engine" or "the server".
 
     With an answer in hand, the local engine is known by its header (another server on this machine,
@@ -285,7 +300,7 @@ def _where(url: Any, response: Any = None) -> tuple[str, str]:
     if headers is not None:
         if headers.get(ENGINE_HEADER):
             return "the local engine", address
-    elif host in ("127.0.0.1", "localhost", "::1", "0.0.0.0"):
+    elif host in THIS_COMPUTER:
         return "the local engine", address
     return f"the server at {address}", address
 
@@ -350,6 +365,26 @@ def _seconds(value: float) -> str:
     return f"{value / 60:.0f} min"
 
 
+def one_line(exc: BaseException) -> str:
+    """`translate(exc)`'s plain message on one line: what a command prints, what a reply shows as its error."""
+    return " ".join(translate(exc).message.split())
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Inside it, the SDK's exceptions (and lost connections) come out as plain-language `StudioError`s."""
+    try:
+        yield
+    except StudioError:
+        raise
+    except Exception as exc:
+        import openai
+
+        if isinstance(exc, openai.OpenAIError | ConnectionError | TimeoutError):
+            raise translate(exc) from exc
+        raise
+
+
 def translate(exc: BaseException) -> StudioError:
     """The `StudioError` for an exception raised by the openai SDK (or already a `StudioError`).
 
@@ -361,7 +396,7 @@ def translate(exc: BaseException) -> StudioError:
     import openai
 
     if isinstance(exc, openai.APITimeoutError):
-        who, _ = _where(exc.request.url)
+        who, _ = service_at(exc.request.url)
         seconds = _timeout_of(exc)
         within = f" within {_seconds(seconds)}" if seconds else " in time"
         return Timeout(
@@ -370,7 +405,7 @@ def translate(exc: BaseException) -> StudioError:
             detail=str(exc),
         )
     if isinstance(exc, openai.APIConnectionError):
-        who, address = _where(exc.request.url)
+        who, address = service_at(exc.request.url)
         if who == "the local engine":
             message = (
                 f"Could not reach the local engine at {address}: is the engine running? "
@@ -382,7 +417,7 @@ def translate(exc: BaseException) -> StudioError:
     if isinstance(exc, openai.APIStatusError):
         return _translate_status(exc)
     if isinstance(exc, openai.APIResponseValidationError):
-        who, _ = _where(exc.request.url)
+        who, _ = service_at(exc.request.url)
         return ServerError(
             f"{who[0].upper() + who[1:]} sent an answer the studio could not read. Try again; "
             "if it keeps happening the server may not be OpenAI-compatible.",
@@ -394,6 +429,17 @@ def translate(exc: BaseException) -> StudioError:
     if isinstance(exc, ConnectionError):
         return ConnectionFailed(f"Could not connect: {exc}. Check the address and try again.")
     return StudioError(f"Something unexpected went wrong ({type(exc).__name__}: {exc}).", detail=repr(exc))
+
+
+def _retired_model_message(what: str, said: str | None, code: str | None, who: str) -> str | None:
+    """A 404 for a model past its shutdown date (lib.lifecycle) is a retirement, not a typo."""
+    from lib import lifecycle
+
+    model = what.removeprefix("the model ").strip() if what.startswith("the model ") else ""
+    if not model and (code == "model_not_found" or "model" in (said or "").lower()):
+        named = re.search(r"[`'\"]([^`'\"]+)[`'\"]", said or "")
+        model = named.group(1) if named else ""
+    return lifecycle.retired_message(model, who) if model else None
 
 
 def _timeout_of(exc: Any) -> float | None:
@@ -408,7 +454,7 @@ def _timeout_of(exc: Any) -> float | None:
 def _translate_status(exc: Any) -> StudioError:
     status = int(getattr(exc, "status_code", 0) or 0)
     url = exc.request.url if getattr(exc, "request", None) is not None else None
-    who, _ = _where(url, getattr(exc, "response", None))
+    who, _ = service_at(url, getattr(exc, "response", None))
     Who = who[0].upper() + who[1:]
     body = exc.body if isinstance(exc.body, Mapping) else {}
     said = str(body.get("message") or "").strip() or None
@@ -423,7 +469,9 @@ def _translate_status(exc: Any) -> StudioError:
         return TrainingNotAvailable(
             f"{Who} will not start new fine-tuning jobs for this organisation: OpenAI is winding down "
             "self-serve fine-tuning (no new users since 7 May 2026, nobody at all from 6 January 2027). "
-            "Your dataset is kept: choose Azure OpenAI or the local engine in the sidebar and launch it there. "
+            "Your dataset is kept: choose Azure OpenAI or the local engine in the sidebar and launch it there "
+            "(Azure only for its existing fine-tuning customers, until no earlier than 2027-04; the local engine "
+            "for anyone). "
             "Models you already fine-tuned keep working in the Playground.",
             **common,
         )
@@ -436,6 +484,9 @@ def _translate_status(exc: Any) -> StudioError:
         )
     if status == 404:
         what = _what(url)
+        retired = _retired_model_message(what, said, code, Who)
+        if retired:
+            return NotFound(retired, **common)
         if what.startswith("the deployment"):
             hint = (
                 "deploy the fine-tuned model in Azure (portal → Fine-tuning → Deploy) and enter that "

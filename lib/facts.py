@@ -225,6 +225,12 @@ class Claim:
         return d
 
 
+def is_contradiction(claim: Any) -> bool:
+    """Whether a claim (a `Claim`, or its `to_dict()` as saved in a reply's checks) contradicts the element data."""
+    verdict = claim.get("verdict") if isinstance(claim, dict) else getattr(claim, "verdict", None)
+    return verdict == CONTRADICTED
+
+
 @dataclass(frozen=True)
 class FactReport:
     element: str | None
@@ -233,7 +239,7 @@ class FactReport:
 
     @property
     def contradicted(self) -> list[Claim]:
-        return [c for c in self.claims if c.verdict == CONTRADICTED]
+        return [c for c in self.claims if is_contradiction(c)]
 
     @property
     def supported(self) -> list[Claim]:

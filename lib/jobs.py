@@ -15,20 +15,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import builtins
 import csv
 import io
 import math
-import re
 import statistics
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from lib import errors
+from lib import errors, pricing
+from lib.metrics import StepMetrics
 
 if TYPE_CHECKING:
     import openai
@@ -43,7 +41,7 @@ __all__ = [
     "create",
     "launch",
     "retrieve",
-    "list",
+    "list_jobs",
     "job_row",
     "cancel",
     "pause",
@@ -77,21 +75,6 @@ SUFFIX_MAX = 64
 BETA_MAX = 2.0
 METADATA_MAX_PAIRS, METADATA_KEY_MAX, METADATA_VALUE_MAX = 16, 64, 512
 METHODS = ("supervised", "dpo")
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    """Turn the SDK's exceptions into plain-language `StudioError`s."""
-    try:
-        yield
-    except errors.StudioError:
-        raise
-    except Exception as exc:
-        import openai
-
-        if isinstance(exc, openai.OpenAIError | ConnectionError | TimeoutError):
-            raise errors.translate(exc) from exc
-        raise
 
 
 def _dump(obj: Any) -> dict[str, Any]:
@@ -174,7 +157,7 @@ def upload(
 
     if progress is not None:
         progress(0.0, f"Uploading {filename} ({_size(len(data))})")
-    with _translated():
+    with errors.translated():
         uploaded = client.files.create(
             file=(filename, _ProgressReader(data, report), "application/jsonl"), purpose="fine-tune"
         )
@@ -189,7 +172,7 @@ def wait_for_processing(
     client: openai.OpenAI, file_id: str, *, poll_interval: float = 1.0, max_wait_seconds: float = 30 * 60
 ) -> FileObject:
     """The SDK's `files.wait_for_processing`, with its failure and a rejected file put in plain words."""
-    with _translated():
+    with errors.translated():
         try:
             processed = client.files.wait_for_processing(
                 file_id, poll_interval=poll_interval, max_wait_seconds=max_wait_seconds
@@ -326,7 +309,7 @@ def create(
     )
     if validation_file:
         params["validation_file"] = validation_file
-    with _translated():
+    with errors.translated():
         return client.fine_tuning.jobs.create(model=model, training_file=training_file, **params)
 
 
@@ -379,19 +362,19 @@ def launch(
 
 def retrieve(client: openai.OpenAI, job_id: str) -> FineTuningJob:
     """The job as it is now."""
-    with _translated():
+    with errors.translated():
         return client.fine_tuning.jobs.retrieve(job_id)
 
 
-def list(  # noqa: A001 - REST verb, like the SDK's
+def list_jobs(
     client: openai.OpenAI, *, limit: int | None = None, metadata: Mapping[str, str] | None = None
-) -> builtins.list[FineTuningJob]:
+) -> list[FineTuningJob]:
     """Every job of this provider (all pages), newest first; at most `limit` when given."""
-    found: builtins.list[FineTuningJob] = []
+    found: list[FineTuningJob] = []
     kwargs: dict[str, Any] = {"limit": 100}
     if metadata:
         kwargs["metadata"] = dict(metadata)
-    with _translated():
+    with errors.translated():
         page = client.fine_tuning.jobs.list(**kwargs)
         seen: set[str] = set()
         while True:
@@ -430,7 +413,7 @@ def job_row(job: Any, *, provider: str | None = None) -> dict[str, Any]:
 
 def cancel(client: openai.OpenAI, job_id: str) -> FineTuningJob:
     """Stop the job now. A job that already ended is returned as it is (nothing to cancel)."""
-    with _translated():
+    with errors.translated():
         try:
             return client.fine_tuning.jobs.cancel(job_id)
         except Exception as exc:
@@ -446,7 +429,7 @@ def cancel(client: openai.OpenAI, job_id: str) -> FineTuningJob:
 def _pause_or_resume(client: openai.OpenAI, job_id: str, verb: Literal["pause", "resume"]) -> FineTuningJob:
     import openai
 
-    with _translated():
+    with errors.translated():
         try:
             return getattr(client.fine_tuning.jobs, verb)(job_id)
         except openai.APIStatusError as exc:
@@ -457,7 +440,7 @@ def _pause_or_resume(client: openai.OpenAI, job_id: str, verb: Literal["pause", 
                 client.fine_tuning.jobs.retrieve(job_id)
             except openai.NotFoundError:
                 raise exc from None
-            who = errors._where(exc.request.url)[0]
+            who = errors.service_at(exc.request.url)[0]
             raise errors.NotSupported(
                 f"{who[0].upper() + who[1:]} cannot {verb} jobs. The job goes on; you can cancel it instead.",
                 status=status,
@@ -476,16 +459,16 @@ def resume(client: openai.OpenAI, job_id: str) -> FineTuningJob:
 
 def list_events(
     client: openai.OpenAI, job_id: str, *, since: str | None = None, page_size: int = 100
-) -> builtins.list[Any]:
+) -> list[Any]:
     """The job's events newer than event `since` (all of them when None), oldest first.
 
     The API lists events newest first and its `after=` cursor pages towards older ones, so this
     reads the newest page and follows `after=` until it reaches `since`.
     """
-    newest_first: builtins.list[Any] = []
+    newest_first: list[Any] = []
     seen: set[str] = set()
     after: str | None = None
-    with _translated():
+    with errors.translated():
         while True:
             kwargs: dict[str, Any] = {"limit": page_size}
             if after:
@@ -511,9 +494,9 @@ def list_events(
     return sorted(newest_first, key=lambda e: e.created_at or 0)
 
 
-def list_checkpoints(client: openai.OpenAI, job_id: str) -> builtins.list[dict[str, Any]]:
+def list_checkpoints(client: openai.OpenAI, job_id: str) -> list[dict[str, Any]]:
     """The job's checkpoints (each usable as a model), by step."""
-    with _translated():
+    with errors.translated():
         found = [_dump(c) for c in client.fine_tuning.jobs.checkpoints.list(job_id, limit=100)]
     return sorted(found, key=lambda c: c.get("step_number") or 0)
 
@@ -527,8 +510,8 @@ class ResultFile:
 
     file_id: str
     csv: str
-    columns: builtins.list[str]
-    rows: builtins.list[dict[str, float | int | None]]
+    columns: list[str]
+    rows: list[dict[str, float | int | None]]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -562,7 +545,7 @@ def _number(text: str) -> float | int | None:
     return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
 
 
-def parse_result_csv(text: str) -> tuple[builtins.list[str], builtins.list[dict[str, float | int | None]]]:
+def parse_result_csv(text: str) -> tuple[list[str], list[dict[str, float | int | None]]]:
     """(columns, rows) of a result CSV, whatever its columns (OpenAI's and Azure's differ); empty cells are None."""
     reader = csv.reader(io.StringIO(text))
     header = next(reader, None)
@@ -583,7 +566,7 @@ def download_result(client: openai.OpenAI, job: Any) -> ResultFile | None:
     if not result_files:
         return None
     file_id = result_files[0] if isinstance(result_files[0], str) else _get(result_files[0], "id")
-    with _translated():
+    with errors.translated():
         raw = client.files.content(file_id).read()
     text = decode_result_file(raw)
     columns, rows = parse_result_csv(text)
@@ -612,10 +595,6 @@ def actual_cost(job: Any, *, provider: str | None = None) -> float | None:
 
 def _training_price_per_million(model: str) -> float | None:
     """The model's training price in $ per 1M tokens from lib.pricing's dated table (None when unknown)."""
-    try:
-        from lib import pricing
-    except ImportError:
-        return None
     value = getattr(pricing.model_info(model), "training_per_1m", None)
     return float(value) if isinstance(value, int | float) else None
 
@@ -623,7 +602,7 @@ def _training_price_per_million(model: str) -> float | None:
 # --- reading the curves -------------------------------------------------------------------------------
 
 
-def _series(metrics: builtins.list[Any], *names: str) -> builtins.list[tuple[int, float]]:
+def _series(metrics: list[Any], *names: str) -> list[tuple[int, float]]:
     points = []
     for row in metrics:
         step = _get(row, "step")
@@ -635,11 +614,11 @@ def _series(metrics: builtins.list[Any], *names: str) -> builtins.list[tuple[int
     return sorted(points)
 
 
-def _mean(points: builtins.list[tuple[int, float]]) -> float:
+def _mean(points: list[tuple[int, float]]) -> float:
     return statistics.fmean(v for _, v in points)
 
 
-def read_curves(metrics: builtins.list[Any], *, n_examples: int | None = None) -> str:
+def read_curves(metrics: list[Any], *, n_examples: int | None = None) -> str:
     """What the loss curves say, in plain words: still learning, levelled off, or memorising.
 
     Reads the validation loss (falling: still learning; flat: little more to gain; rising while the
@@ -702,43 +681,11 @@ def read_curves(metrics: builtins.list[Any], *, n_examples: int | None = None) -
 
 # --- the monitor --------------------------------------------------------------------------------------
 
-_STEP_MESSAGE = re.compile(
-    r"Step\s+(?P<step>\d+)\s*/\s*(?P<total>\d+)\s*:\s*training loss\s*=\s*(?P<train>[-\d.e]+)"
-    r"(?:.*?\bvalidation loss\s*=\s*(?P<valid>[-\d.e]+))?"
-    r"(?:.*?full validation loss\s*=\s*(?P<full>[-\d.e]+))?",
-    re.IGNORECASE,
-)
-
-_METRIC_NAMES = {
-    "train_loss": ("train_loss",),
-    "valid_loss": ("valid_loss",),
-    "full_valid_loss": ("full_valid_loss",),
-    "train_accuracy": ("train_mean_token_accuracy", "train_accuracy"),
-    "valid_accuracy": ("valid_mean_token_accuracy", "validation_mean_token_accuracy", "valid_accuracy"),
-    "full_valid_accuracy": ("full_valid_mean_token_accuracy",),
-}
-
-
 def metrics_row(event: Any) -> dict[str, Any] | None:
-    """One row of numbers from a metrics event (or a "Step 40/100: training loss=0.42" message)."""
-    data = _get(event, "data")
-    if isinstance(data, Mapping) and data.get("step") is not None:
-        row: dict[str, Any] = {"step": int(data["step"]), "total_steps": data.get("total_steps")}
-        for name, keys in _METRIC_NAMES.items():
-            row[name] = next((float(data[k]) for k in keys if isinstance(data.get(k), int | float)), None)
-    else:
-        match = _STEP_MESSAGE.search(_get(event, "message") or "")
-        if not match:
-            return None
-        row = {"step": int(match["step"]), "total_steps": int(match["total"])}
-        row.update(dict.fromkeys(_METRIC_NAMES))
-        row["train_loss"] = _number(match["train"])
-        row["valid_loss"] = _number(match["valid"] or "")
-        row["full_valid_loss"] = _number(match["full"] or "")
-    if row.get("total_steps") is not None:
-        row["total_steps"] = int(row["total_steps"])
-    row["created_at"] = _get(event, "created_at")
-    return row
+    """One row of the monitor's curves (`StepMetrics.to_dict()`) from a metrics event, or from its
+    "Step 40/100: training loss=0.42" message; None for an event without metrics."""
+    record = StepMetrics.from_event(event)
+    return None if record is None else record.to_dict()
 
 
 @dataclass
@@ -748,15 +695,15 @@ class MonitorState:
     job_id: str
     status: str = "validating_files"
     job: dict[str, Any] = field(default_factory=dict)
-    events: builtins.list[dict[str, Any]] = field(default_factory=builtins.list)  # oldest first
-    new_events: builtins.list[dict[str, Any]] = field(default_factory=builtins.list)  # from the last poll
-    metrics: builtins.list[dict[str, Any]] = field(default_factory=builtins.list)  # by step
-    timeline: builtins.list[dict[str, Any]] = field(default_factory=builtins.list)  # [{"status", "at"}]
+    events: list[dict[str, Any]] = field(default_factory=list)  # oldest first
+    new_events: list[dict[str, Any]] = field(default_factory=list)  # from the last poll
+    metrics: list[dict[str, Any]] = field(default_factory=list)  # by step
+    timeline: list[dict[str, Any]] = field(default_factory=list)  # [{"status", "at"}]
     step: int | None = None
     total_steps: int | None = None
     progress: float | None = None  # 0..1
     eta_seconds: float | None = None
-    checkpoints: builtins.list[dict[str, Any]] = field(default_factory=builtins.list)
+    checkpoints: list[dict[str, Any]] = field(default_factory=list)
     fine_tuned_model: str | None = None
     trained_tokens: int | None = None
     cost: float | None = None
@@ -1005,12 +952,9 @@ class JobMonitor:
         """Fill steps the events missed (providers thin out metrics events on long jobs) from the result CSV."""
         known = {r["step"] for r in self.state.metrics}
         for values in result.rows:
-            step = values.get("step")
-            if step is None or int(step) in known:
+            record = StepMetrics.from_mapping(values, total_steps=self.state.total_steps)
+            if record is None or record.step in known:
                 continue
-            row: dict[str, Any] = {"step": int(step), "total_steps": self.state.total_steps, "created_at": None}
-            for name, keys in _METRIC_NAMES.items():
-                row[name] = next((values[k] for k in keys if values.get(k) is not None), None)
-            self.state.metrics.append(row)
+            self.state.metrics.append(record.to_dict())
         self.state.metrics.sort(key=lambda r: r["step"])
         self.state.curves = read_curves(self.state.metrics)

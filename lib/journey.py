@@ -5,66 +5,60 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from lib import dataset_check
+from lib.dataset_check import DatasetCheck
+
 Status = Literal["done", "active", "todo", "problem"]
-# Material icons, which Streamlit draws with its own font (an emoji needs one on the visitor's machine).
-ICONS = {"done": ":material/check_circle:", "active": ":material/hourglass_top:", "todo": ":material/radio_button_unchecked:",
-         "problem": ":material/warning:"}
 ACTIVE_STATUSES = {"validating_files", "queued", "running", "paused"}
 
 
 @dataclass(frozen=True)
 class Step:
+    """One step of the journey; its title names the page that does it (the app maps titles to pages)."""
+
     title: str
     status: Status
     detail: str
     advice: str
-    page: str
-
-    @property
-    def icon(self) -> str:
-        return ICONS[self.status]
 
 
-def _dataset_step(dataset: Any) -> Step:
-    from lib.validation import validate
-
-    page = "views/dataset.py"
+def _dataset_step(dataset: Any, check: DatasetCheck | None = None) -> Step:
+    """Ready or not by the one rule the Dataset and Train pages use (`lib.dataset_check`)."""
     n = len(dataset.examples)
     if n == 0:
-        return Step("Dataset", "todo", "No examples yet.", "Start with a dataset: import a file or load the sample.", page)
-    report = validate(dataset.train_examples() or dataset.examples, format=dataset.format)
-    errors = sum(1 for issue in report.issues if issue.severity == "error")
+        return Step("Dataset", "todo", "No examples yet.", "Start with a dataset: import a file or load the sample.")
+    errors = len((check or dataset_check.check(dataset)).blockers)
     if errors:
         return Step(
             "Dataset", "problem", f"{n} examples, {errors} problem{'s' if errors != 1 else ''} to fix.",
-            f"Fix the {errors} problem{'s' if errors != 1 else ''} in your dataset before training.", page,
+            f"Fix the {errors} problem{'s' if errors != 1 else ''} in your dataset before training.",
         )
-    return Step("Dataset", "done", f"{n} examples, ready to train.", "", page)
+    return Step("Dataset", "done", f"{n} examples, ready to train.", "")
 
 
-def progress(*, dataset: Any, estimated: bool, job: dict | None, latest_model: str | None) -> list[Step]:
-    """The four steps with a status each, computed from what the session holds."""
-    data_step = _dataset_step(dataset)
+def progress(*, dataset: Any, estimated: bool, job: dict | None, latest_model: str | None,
+             check: DatasetCheck | None = None) -> list[Step]:
+    """The four steps with a status each, computed from what the session holds (`check`: the session's
+    check of `dataset`, so Home does not check it again)."""
+    data_step = _dataset_step(dataset, check)
     estimate = Step(
         "Estimate", "done" if estimated else "todo",
         "Cost and time checked." if estimated else "Not priced yet.",
         "See what training will cost (or how long it takes on this computer) before you start.",
-        "views/estimate.py",
     )
     status = (job or {}).get("status")
     if latest_model or status == "succeeded":
-        train = Step("Train", "done", f"Model ready: {latest_model or 'see the Train page'}", "", "views/train.py")
+        train = Step("Train", "done", f"Model ready: {latest_model or 'see the Train page'}", "")
     elif status in ACTIVE_STATUSES:
-        train = Step("Train", "active", f"Job {status.replace('_', ' ')}.", "Your job is running: watch it.", "views/train.py")
+        train = Step("Train", "active", f"Job {status.replace('_', ' ')}.", "Your job is running: watch it.")
     elif status in {"failed", "cancelled"}:
-        train = Step("Train", "problem", f"The last job {status}.", "See why the last job stopped and launch again.",
-                     "views/train.py")
+        train = Step("Train", "problem", f"The last job {status}.", "See why the last job stopped and launch again.")
     else:
-        train = Step("Train", "todo", "No job yet.", "Launch a fine-tuning job.", "views/train.py")
+        train = Step("Train", "todo", "No job yet.", "Launch a fine-tuning job.")
     play = Step(
         "Playground", "todo" if train.status != "done" else "active",
         "Compare base and fine-tuned side by side.",
-        "Compare your fine-tuned model with the base model.", "views/playground.py",
+        "Compare your fine-tuned model with the base model.",
     )
     return [data_step, estimate, train, play]
 

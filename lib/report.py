@@ -15,6 +15,10 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from lib import facts, jobs, playground, pricing, quality, scoring, validation
+from lib.charts import plot_text
+from lib.metrics import StepMetrics
+
 __all__ = [
     "build_report",
     "conclusion",
@@ -128,20 +132,13 @@ def _summary_of(batch: Any, summary: dict | None, votes: Any) -> dict | None:
         return summary
     if batch is None:
         return None
-    from lib.playground import summary as make_summary
-
-    return make_summary(batch, votes)
+    return playground.summary(batch, votes)
 
 
 def _reply_dict(reply: Any) -> dict[str, Any]:
     """A reply as a dict with its scores, whether it is a playground.Reply or already a dict."""
     if isinstance(reply, dict):
-        data = dict(reply)
-        with contextlib.suppress(Exception):
-            from lib.playground import Reply
-
-            data = {**data, **Reply.from_dict(data).scores()}
-        return data
+        return {**reply, **playground.Reply.from_dict(reply).scores()}
     data = reply.to_dict() if hasattr(reply, "to_dict") else dict(vars(reply))
     if hasattr(reply, "scores"):
         data.update(reply.scores())
@@ -154,7 +151,7 @@ def _reply_dict(reply: Any) -> dict[str, Any]:
 def dataset_summary(dataset: Any, *, format: str | None = None) -> dict[str, Any]:
     """Examples, validity, share of well-formed limericks and contradicted facts, from a Dataset or examples.
 
-    Uses lib.validation, lib.limerick and lib.facts when they are there; what cannot be computed is left out.
+    The Dataset page's own figures: lib.validation's rules and lib.quality's limerick and fact checks.
     """
     examples = list(_get(dataset, "examples", default=dataset) or [])
     out: dict[str, Any] = {"examples": len(examples)}
@@ -166,51 +163,15 @@ def dataset_summary(dataset: Any, *, format: str | None = None) -> dict[str, Any
         out["train"] = sum(1 for s in split if s == "train")
         out["validation"] = sum(1 for s in split if s == "validation")
     fmt = format or (_get(dataset, "format") if not isinstance(dataset, list) else None) or "chat"
-    with contextlib.suppress(Exception):
-        from lib.validation import validate
-
-        report = validate(examples, format=fmt)
-        out["valid"] = bool(report.valid)
-        out["errors"] = sum(1 for i in report.issues if i.severity == "error")
-        out["warnings"] = sum(1 for i in report.issues if i.severity == "warning")
-    try:
-        from lib import quality  # the Dataset page's own figures: chat, legacy and DPO rows alike
-
-        figures = quality.summary(quality.score_examples(examples))
-        answered = figures.rows - len(figures.empty_answers)
-        out.update({"limericks": figures.limericks, "answered": answered, "contradicted": figures.contradicted})
-        if answered:
-            out["limerick_share"] = figures.limerick_share
-    except Exception:
-        out.update(_quality_fallback(examples))
-    return out
-
-
-def _quality_fallback(examples: list) -> dict[str, Any]:
-    """Limerick share and wrong facts straight from lib.limerick / lib.facts, when lib.quality is missing."""
-    out: dict[str, Any] = {}
-    pairs = []
-    for example in examples:
-        messages = example.get("messages") if isinstance(example, dict) else None
-        if not isinstance(messages, list):
-            continue
-        users = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-        answers = [m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "assistant"]
-        if answers and isinstance(answers[-1], str):
-            pairs.append((users[-1] if users and isinstance(users[-1], str) else "", answers[-1]))
-    with contextlib.suppress(Exception):
-        from lib import limerick
-
-        flags = [bool(limerick.check(answer).to_dict().get("is_limerick")) for _, answer in pairs]
-        if flags:
-            out.update({"limericks": sum(flags), "answered": len(flags), "limerick_share": sum(flags) / len(flags)})
-    with contextlib.suppress(Exception):
-        from lib import facts
-        from lib.playground import _is_contradiction
-
-        if pairs:
-            out["contradicted"] = sum(
-                1 for q, a in pairs for c in facts.check(q, a).to_dict().get("claims") or [] if _is_contradiction(c))
+    report = validation.validate(examples, format=fmt)
+    out["valid"] = bool(report.valid)
+    out["errors"] = sum(1 for i in report.issues if i.severity == "error")
+    out["warnings"] = sum(1 for i in report.issues if i.severity == "warning")
+    figures = quality.summary(quality.score_examples(examples))  # chat, legacy and DPO rows alike
+    answered = figures.rows - len(figures.empty_answers)
+    out.update({"limericks": figures.limericks, "answered": answered, "contradicted": figures.contradicted})
+    if answered:
+        out["limerick_share"] = figures.limerick_share
     return out
 
 
@@ -239,8 +200,9 @@ def win_rate_figure(summary: dict) -> Any | None:
 
     fig = go.Figure()
     for p in pairs:
-        prefix = f"{p['a_label']} vs {p['b_label']}: " if len(pairs) > 1 else ""
-        names = [f"{prefix}{p['a_label']}", f"{prefix}tie", f"{prefix}{p['b_label']}"]
+        a_label, b_label = plot_text(p["a_label"]), plot_text(p["b_label"])  # shown as written, never markup
+        prefix = f"{a_label} vs {b_label}: " if len(pairs) > 1 else ""
+        names = [f"{prefix}{a_label}", f"{prefix}tie", f"{prefix}{b_label}"]
         counts = [p["a_wins"], p["ties"], p["b_wins"]]
         fig.add_bar(x=names, y=[100 * c / p["votes"] for c in counts], name=prefix or "votes",
                     marker_color=[_COLOURS[0], "#9ca3af", _COLOURS[1]],
@@ -258,7 +220,7 @@ def form_figure(summary: dict) -> Any | None:
         return None
     import plotly.graph_objects as go
 
-    labels = [c["label"] for c in rows]
+    labels = [plot_text(c["label"]) for c in rows]
     fig = go.Figure()
     fig.add_bar(x=labels, y=[100 * (c.get("limerick_rate") or 0) for c in rows], name="% of replies in limerick form",
                 marker_color=_COLOURS[0], text=[_pct(c.get("limerick_rate")) for c in rows],
@@ -278,7 +240,7 @@ def cost_figure(summary: dict) -> Any | None:
         return None
     import plotly.graph_objects as go
 
-    fig = go.Figure(go.Bar(x=[c["label"] for c in rows], y=[c["cost_per_1000"] for c in rows],
+    fig = go.Figure(go.Bar(x=[plot_text(c["label"]) for c in rows], y=[c["cost_per_1000"] for c in rows],
                            marker_color=[_COLOURS[i % len(_COLOURS)] for i in range(len(rows))],
                            text=[_money(c["cost_per_1000"]) for c in rows], textposition="outside",
                            cliponaxis=False))
@@ -287,21 +249,10 @@ def cost_figure(summary: dict) -> Any | None:
 
 
 def _loss_points(job: Any) -> list[dict[str, Any]]:
-    """[{step, train_loss, valid_loss}] from a job's `loss_curve`/`metrics`: plain points or metrics events."""
+    """The job's `loss_curve`/`metrics` as `StepMetrics` rows, whatever shape they were saved in
+    (the Train page's rows, metrics events, checkpoint metrics or result-CSV rows)."""
     points = _get(job, "loss_curve", "metrics", "points", default=None) or []
-    out = []
-    for point in points:
-        if _get(point, "step", "step_number") is None and _get(point, "data") is not None:
-            point = _get(point, "data")  # a "metrics" event: {"type": "metrics", "data": {...}}
-        step = _get(point, "step", "step_number")
-        if step is None:
-            continue
-        out.append({
-            "step": step,
-            "train_loss": _get(point, "train_loss", "training_loss"),
-            "valid_loss": _get(point, "full_valid_loss", "valid_loss", "validation_loss"),
-        })
-    return out
+    return [record.to_dict() for record in map(StepMetrics.from_any, points) if record is not None]
 
 
 def loss_figure(job_or_points: Any) -> Any | None:
@@ -317,6 +268,8 @@ def loss_figure(job_or_points: Any) -> Any | None:
     fig.add_scatter(x=[p["step"] for p in train], y=[p["train_loss"] for p in train], mode="lines",
                     name="training loss", line={"color": _COLOURS[0]})
     valid = [p for p in points if p["valid_loss"] is not None]
+    if len(valid) < 3:  # as jobs.read_curves reads them: some providers report validation only over the whole set, at epoch ends
+        valid = [{**p, "valid_loss": p["full_valid_loss"]} for p in points if p["full_valid_loss"] is not None] or valid
     if valid:
         fig.add_scatter(x=[p["step"] for p in valid], y=[p["valid_loss"] for p in valid], mode="lines+markers",
                         name="validation loss", line={"color": _COLOURS[1]})
@@ -488,10 +441,7 @@ def _section_job(job: Any, charts: _Charts) -> str:
     chart = charts.html(loss_figure(job), width=680)
     reading = _get(job, "curve_reading")
     if reading is None and _loss_points(job):
-        with contextlib.suppress(Exception):
-            from lib.jobs import read_curves
-
-            reading = read_curves(_loss_points(job))
+        reading = jobs.read_curves(_loss_points(job))
     if reading:
         chart += f"<p>{_e(reading)}</p>"
     if not rows and not chart:
@@ -524,9 +474,7 @@ def _checks_html(r: dict) -> str:
         out.append(f"Form: {verdict}{score}{detail}")
     claims = ((r.get("checks") or {}).get("facts") or {}).get("claims")
     if claims is not None:
-        from lib.playground import _is_contradiction
-
-        wrong = [c for c in claims if _is_contradiction(c)]
+        wrong = [c for c in claims if facts.is_contradiction(c)]
         if wrong:
             items = "".join(
                 f"<li>{_e(_get(c, 'text'))}: stated {_e(_get(c, 'stated'))}, actually {_e(_get(c, 'actual'))}</li>"
@@ -626,6 +574,36 @@ def _samples_from_batch(batch: Any, n: int) -> list[dict]:
 # --------------------------------------------------------------------------- the report
 
 
+def _section_shutdowns(batch: Any, job: Any, samples: Sequence[dict] | None) -> str:
+    """Models in the report that stop answering (or stopped), with the date (lib.lifecycle)."""
+    from lib import lifecycle
+
+    models = [str(_get(c, "model") or "") for c in (_get(batch, "contenders") or [])]
+    models += [str(_get(r, "model") or "") for s in (samples or []) for r in (s.get("replies") or [])]
+    models.append(str(_get(job, "fine_tuned_model") or "") if job is not None else "")
+    notices = {m: lifecycle.stop_notice(m) for m in dict.fromkeys(m for m in models if m)}
+    items = "".join(f"<li><code>{_e(m)}</code>: {_e(n)}</li>" for m, n in notices.items() if n)
+    return f'<section id="shutdowns"><h2>Shutdown dates</h2><ul>{items}</ul></section>' if items else ""
+
+
+def _section_scores(scores: Any) -> str:
+    """The job's stored held-out scores (`lib.scoring.JobScore` or its dict): fine-tuned, checkpoints and base."""
+    score = scores if isinstance(scores, scoring.JobScore) else scoring.JobScore.from_dict(scores)
+    models = [("Fine-tuned model", score.final), *((f"Checkpoint at step {c.step}", c) for c in score.checkpoints)]
+    if score.base is not None:
+        models.append(("Base model", score.base))
+    rows = "".join(
+        f"<tr><td>{_e(label)}<br><span class=\"small\">{_e(m.model)}</span></td>"
+        f'<td class="num">{m.clean} of {m.n}</td><td class="num">{m.right} of {m.n}</td>'
+        f'<td class="num">{m.wrong} of {m.n}</td></tr>'
+        for label, m in models)
+    advice = score.advice()
+    return (f'<section id="scores"><h2>Held-out score ({_plural(len(score.prompts), "question")} the model did not '
+            "train on)</h2><table><thead><tr><th>Model</th><th class=\"num\">Clean limericks</th>"
+            "<th class=\"num\">Right facts</th><th class=\"num\">Wrong facts</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>" + (f"<p>{_e(advice)}</p>" if advice else "") + "</section>")
+
+
 def build_report(
     *,
     batch: Any = None,
@@ -634,6 +612,7 @@ def build_report(
     dataset: Any = None,
     job: Any = None,
     samples: Sequence[dict] | None = None,
+    scores: Any = None,
     title: str = "Fine-tuned model vs base model",
     date: _dt.date | _dt.datetime | str | None = None,
     conclusion_text: str | None = None,
@@ -648,7 +627,8 @@ def build_report(
     SDK job (model, fine_tuned_model, dataset_version, epochs or hyperparameters.n_epochs,
     estimated_cost, actual_cost, trained_tokens, status, and `loss_curve`/`metrics` as
     [{step, train_loss, valid_loss}]); samples: [{"prompt", "replies": [Reply or dict]}] from the
-    side-by-side view (else the first `sample_count` prompts of the batch).
+    side-by-side view (else the first `sample_count` prompts of the batch); scores: the job's stored
+    `lib.scoring.JobScore` (or its dict), shown as the held-out score section.
     """
     summary = _summary_of(batch, summary, votes)
     when = date or _dt.date.today()
@@ -664,18 +644,17 @@ def build_report(
         sections.append(_section_dataset(data))
     if job is not None:
         sections.append(_section_job(job, chart_maker))
+    if scores is not None:
+        sections.append(_section_scores(scores))
     if samples is None and batch is not None:
         samples = _samples_from_batch(batch, sample_count)
+    sections.append(_section_shutdowns(batch, job, samples))
     sections.append(_section_samples(samples or [], getattr(batch, "system_prompt", None)))
     if summary is not None:
         sections.append(_section_batch(summary, batch, chart_maker, include_replies))
     if not any(sections):
         sections.append('<section><p>Nothing to report yet: run a comparison first.</p></section>')
-    price_note = ""
-    with contextlib.suppress(Exception):
-        from lib.pricing import PRICE_DATE
-
-        price_note = f" Prices from the price table dated {_e(PRICE_DATE)}."
+    price_note = f" Prices from the price table dated {_e(pricing.PRICE_DATE)}."
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from lib import errors, jobs
+from lib import charts, errors, jobs
 from lib.jobs import JobMonitor, MonitorState
 from lib.providers import ProviderConfig, make_client
 from tests.plugins.faults import (
@@ -144,9 +144,9 @@ def test_launch_on_openai_after_the_wind_down(make_fault_proxy, stub_server, stu
 def test_list_reads_every_page_newest_first(stub_client):
     training = jobs.upload(stub_client, examples().encode())
     created = [jobs.create(stub_client, "tiny-random-llama", training.id).id for _ in range(105)]
-    listed = jobs.list(stub_client)
+    listed = jobs.list_jobs(stub_client)
     assert [j.id for j in listed] == list(reversed(created))
-    assert len(jobs.list(stub_client, limit=5)) == 5
+    assert len(jobs.list_jobs(stub_client, limit=5)) == 5
 
 
 def test_cancel_and_cancel_again(stub_client):
@@ -216,8 +216,8 @@ def test_monitor_follows_a_job_to_success(stub_client, stub_api):
     assert progress == sorted(progress)
     assert len(state.metrics) == 100 and [r["step"] for r in state.metrics] == list(range(1, 101))
     first = state.metrics[0]
-    assert first["train_loss"] == 1.5 and first["valid_loss"] == 1.8 and first["train_accuracy"] == 0.625
-    assert first["valid_accuracy"] == 0.55 and first["total_steps"] == 100
+    assert first["train_loss"] == 1.5 and first["valid_loss"] == 1.8 and first["train_mean_token_accuracy"] == 0.625
+    assert first["valid_mean_token_accuracy"] == 0.55 and first["total_steps"] == 100
     assert state.fine_tuned_model == stub.job["fine_tuned_model"]
     assert [c["step_number"] for c in state.checkpoints] == [80, 90, 100]
     assert state.checkpoints[0]["fine_tuned_model_checkpoint"].endswith(":ckpt-step-80")
@@ -449,7 +449,15 @@ def test_launch_monitor_succeeded_on_the_engine(engine):
     assert state.fine_tuned_model and "faults" in state.fine_tuned_model
     assert state.checkpoints and state.result and state.result["rows"]
     assert state.cost == 0.0 and state.trained_tokens
-    assert any(j.id == job.id for j in jobs.list(engine))
+    assert any(j.id == job.id for j in jobs.list_jobs(engine))
+    # One name per metric from the trainer to the chart: the token-accuracy chart draws the job's points,
+    # and the result file carries the same figures in OpenAI's columns.
+    loss = charts.training_curves(state.metrics, metric="loss")
+    accuracy = charts.training_curves(state.metrics, metric="accuracy")
+    assert [trace.name for trace in accuracy.data][:1] == ["Training accuracy"]
+    assert list(accuracy.data[0].x) == list(loss.data[0].x) and all(0 <= y <= 1 for y in accuracy.data[0].y)
+    trained = [row for row in state.result["rows"] if row["train_loss"] is not None]
+    assert trained and all(row["train_accuracy"] is not None for row in trained)
 
 
 @pytest.mark.slow
@@ -468,7 +476,7 @@ def test_cancel_on_the_engine(engine):
 def test_job_history_rows_link_to_the_dataset(stub_client):
     job = jobs.launch(stub_client, examples(), model="tiny-random-llama", suffix="elle",
                       metadata={"dataset": "limericks", "dataset_version": "3"})
-    (row,) = [jobs.job_row(j, provider="local") for j in jobs.list(stub_client)]
+    (row,) = [jobs.job_row(j, provider="local") for j in jobs.list_jobs(stub_client)]
     assert row == {
         "id": job.id, "status": "validating_files", "model": "tiny-random-llama", "fine_tuned_model": None,
         "created_at": job.created_at, "finished_at": None, "trained_tokens": None, "cost": 0.0, "suffix": "elle",

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from lib import dataset as ds
 from lib import pricing
+from lib.engine.models import DEFAULT_MODEL
+from lib.engine.store import Store
+from tests.plugins.apptest import Studio
 from ui.actions import SAMPLE
 
 
@@ -35,3 +38,17 @@ def test_a_model_that_can_no_longer_be_trained_is_flagged_with_alternatives(stud
     warnings = " ".join(w.value for w in at.warning)
     assert "2026-10-23" in warnings or "shut" in warnings.lower()
     assert any("local" in m.value.lower() for m in at.markdown)
+
+
+def test_the_time_on_the_engine_comes_from_the_engine_the_app_is_set_to(engine_in_process, monkeypatch):
+    # A team's engine (FTS_ENGINE_URL) that has trained before: the page shows its speed, asked over HTTP,
+    # not this computer's (whose engine folder has never trained).
+    Store(engine_in_process.engine.settings.data_dir).add_run(
+        "ftjob-team", DEFAULT_MODEL, "cuda:H100", tokens=100_000, examples=100, steps=100, seconds=10.0,
+        overhead_seconds=4.0)
+    monkeypatch.setenv("FTS_ENGINE_URL", engine_in_process.base_url)
+    studio = Studio()
+    studio.at.button(key="home_load_sample").click().run()
+    studio.page("estimate")
+    local = [text for text in studio.texts("info") if text.startswith("On the local engine")]
+    assert local and "10,000 tokens/s (last 1 job)" in local[0], studio.texts("info")

@@ -240,3 +240,21 @@ def test_side_by_side_samples_may_be_saved_dicts():
     page = report.build_report(samples=[{"prompt": "Tell me about strontium", "replies": replies}])
     assert 'id="samples"' in page and "a limerick" in page and "not a limerick" in page
     assert "1 fact wrong" in page and "cost $0.000017" in page
+
+
+def test_a_label_with_a_link_is_text_in_the_report_charts_never_a_live_link():
+    from lib import playground
+
+    link = '<a href="https://evil.example/">click</a>'
+    batch = make_batch()
+    batch.contenders[1]["label"] = link
+    for row in batch.replies:
+        row[1].label = link
+    votes = [Vote(i, 0, 1, "right") for i in range(5)]
+    summary = playground.summary(batch, votes)
+    figures = [report.win_rate_figure(summary), report.form_figure(summary), report.cost_figure(summary)]
+    labels = [str(x) for fig in figures if fig is not None for trace in fig.data for x in trace.x]
+    assert any("click" in label for label in labels)
+    assert not any("<a " in label for label in labels)  # Plotly would draw <a href> as a live link
+    page = report.build_report(batch=batch, votes=votes, date=dt.date(2026, 8, 20))
+    assert 'href="https://evil.example/"' not in page and "href=\\\"https://evil.example/\\\"" not in page

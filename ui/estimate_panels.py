@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from statistics import mean
 
 import streamlit as st
 
-from lib import charts, engine, pricing
+from lib import charts, dataset_check, errors, pricing, providers
 from lib import dataset as ds
-from ui import render
+from ui import clients, render, state
 
 DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
 
 @st.cache_data(show_spinner="Counting tokens…", max_entries=16)
-def _estimate(examples_json: str, model: str, epochs: int | str) -> pricing.Estimate:
-    return pricing.estimate(json.loads(examples_json), model, epochs)
+def _cost_estimate(digest: str, model: str, epochs: int | str, _examples: list) -> pricing.Estimate:
+    return pricing.estimate(_examples, model, epochs)  # keyed by the digest; the examples are not hashed
 
 
-def estimate(examples: list, model: str, epochs: int | str) -> pricing.Estimate:
-    """The estimate, cached by content (tokens themselves are cached per string in lib.tokens)."""
-    return _estimate(json.dumps(examples, ensure_ascii=False, sort_keys=True), model, epochs)
+def cost_estimate(examples: list, model: str, epochs: int | str) -> pricing.Estimate:
+    """`pricing.estimate`, cached by content (tokens themselves are cached per string in lib.tokens)."""
+    return _cost_estimate(dataset_check.examples_digest(examples), model, epochs, examples)
 
 
 def headline(est: pricing.Estimate, n_validation: int) -> None:
@@ -48,21 +47,33 @@ def headline(est: pricing.Estimate, n_validation: int) -> None:
 
 
 def local_time(est: pricing.Estimate) -> None:
-    """How long the local engine would take, from the speed it measured on its last jobs (or a calibration)."""
+    """How long the configured local engine would take, from the speed it measured on its last jobs (or a
+    calibration): asked over HTTP, so a team's GPU engine answers with its own speed, not this laptop's."""
+    config: providers.ProviderConfig = st.session_state[state.PROVIDER]
+    if config.kind != "local":
+        st.caption("Choose the local engine in the sidebar to see how long training would take there (free).")
+        return
+    where = "this computer" if providers.on_this_computer(config) else config.provider.address(config)
     measure = st.session_state.pop("estimate_calibrate", False)
-    with st.spinner("Measuring this computer's training speed (once, about 20 s)…") if measure else contextlib.nullcontext():
-        guess = engine.estimate(engine.DEFAULT_MODEL, tokens=est.billed_tokens, examples=est.examples,
-                                epochs=est.epochs, calibrate=measure)
+    with st.spinner(f"Measuring the training speed of {where} (once, about 20 s)…") if measure \
+            else contextlib.nullcontext():
+        try:
+            guess = providers.training_time(config, model=providers.LOCAL_DEFAULT_MODEL, tokens=est.billed_tokens,
+                                            examples=est.examples, epochs=est.epochs, calibrate=measure,
+                                            client=clients.client(config))
+        except errors.StudioError as exc:
+            st.caption(f"How long training takes on the local engine is unknown: {exc.message}")
+            return
     if guess.get("seconds") is None:
         left, right = st.columns([3, 1], vertical_alignment="center")
-        left.info("On the local engine (SmolLM2-135M, this computer, free): speed not measured yet.",
+        left.info(f"On the local engine (SmolLM2-135M, {where}, free): speed not measured yet.",
                   icon=":material/timer:")
         if right.button("Measure it", key="estimate_calibrate_button"):
             st.session_state["estimate_calibrate"] = True
             st.rerun()
         return
     st.info(
-        f"On the local engine (SmolLM2-135M, this computer, free): about **{render.duration(guess['seconds'])}** "
+        f"On the local engine (SmolLM2-135M, {where}, free): about **{render.duration(guess['seconds'])}** "
         f"for {guess['epochs']} epochs, at {guess['tokens_per_second']:,.0f} tokens/s ({guess['basis']}).",
         icon=":material/timer:",
     )

@@ -7,11 +7,8 @@ from datetime import date
 import streamlit as st
 
 from lib import dataset as ds
-from lib import engine, errors, jobs, pricing, privacy, providers, validation
-from ui import render, state
-
-SECTION = "train_section"
-NEXT_SECTION = "train_section_next"  # set before a rerun: a widget's key cannot change once drawn
+from lib import errors, jobs, lifecycle, pricing, providers
+from ui import checks, clients, pages, render, state
 
 
 def _models(config: providers.ProviderConfig) -> list[providers.TrainableModel]:
@@ -26,25 +23,30 @@ def _summary(config: providers.ProviderConfig, model: str, train: list, epochs: 
     """One sentence with the price (hosted) or the time (local) on it."""
     est = pricing.estimate(train, model, epochs)
     if config.kind == "local":
-        guess = engine.estimate(model, tokens=est.billed_tokens, examples=est.examples, epochs=est.epochs,
-                                calibrate=False)
+        try:
+            guess = providers.training_time(config, model=model, tokens=est.billed_tokens, examples=est.examples,
+                                            epochs=est.epochs, client=clients.client(config))
+        except errors.StudioError:
+            guess = {}
         when = f"about {render.duration(guess['seconds'])}" if guess.get("seconds") else "time not measured yet"
-        return f"Free on this computer, {when}: {est.epochs} epochs over {est.examples} examples."
+        where = "this computer" if providers.on_this_computer(config) else config.describe()
+        return f"Free on {where}, {when}: {est.epochs} epochs over {est.examples} examples."
     cost = f"about ${est.cost_usd:,.2f}" if est.cost_usd is not None else "price unknown"
     return (f"{cost} on {model}, {est.epochs} epochs, {est.trained_tokens:,} billed tokens "
             f"(prices as of {est.price_date}).")
 
 
 def _blocked(data: ds.Dataset) -> bool:
-    report = validation.validate(data.train_examples(), format=data.format)
+    """The Dataset page's "ready to train" verdict, from the same shared check (ui.checks)."""
     if not data.train_examples():
         st.info("No training examples yet: build your dataset first.")
         return True
-    if not report.valid:
-        st.error(f"Fix these before training ({len(report.errors)} error{'s' if len(report.errors) > 1 else ''}):")
-        for issue in report.errors[:8]:
+    blockers = checks.current(data).blockers
+    if blockers:
+        st.error(f"Fix these before training ({len(blockers)} error{'s' if len(blockers) > 1 else ''}):")
+        for issue in blockers[:8]:
             st.markdown(f"- {render.escape(issue.message)}")
-        st.page_link("views/dataset.py", label="Fix them on the Dataset page", icon="➡️")
+        st.page_link(pages.get(pages.DATASET), label="Fix them on the Dataset page", icon="➡️")
         return True
     return False
 
@@ -89,7 +91,7 @@ def render_launch(config: providers.ProviderConfig, client) -> None:
                               key="train_use_validation")
     n_epochs: int | str = int(epochs) or "auto"
     st.info(_summary(config, model, train, n_epochs), icon=":material/receipt_long:")
-    flags = privacy.scan(data.examples)
+    flags = checks.current(data).privacy
     if flags and config.kind != "local":
         st.warning(f"{len(flags)} thing(s) in your examples look private (e-mail addresses, phone numbers or keys). "
                    "They will be uploaded to the provider. Review them on the Dataset page first.")
@@ -111,19 +113,21 @@ def render_launch(config: providers.ProviderConfig, client) -> None:
         show_error(exc)
         return
     state.follow_job(config, jobs.JobMonitor(client, job.id, provider=config.kind, job=job).to_dict())
-    st.session_state[NEXT_SECTION] = "Monitor"
+    st.session_state[state.TRAIN_SECTION_NEXT] = "Monitor"
     state.notify(f"Job {job.id} launched.", ":material/rocket_launch:")
     st.rerun()
 
 
 def show_error(exc: errors.StudioError) -> None:
     """A plain message, and where OpenAI said no, the way out (the dataset is carried over: it is shared)."""
-    st.error(exc.message)
+    st.error(render.escape(exc.message))
     if isinstance(exc, errors.TrainingNotAvailable):
         left, right = st.columns(2)
         if left.button("Train on the local engine instead", key="train_switch_local", type="primary"):
             st.session_state[state.PROVIDER_KIND] = "local"
             st.rerun()
-        if right.button("Use Azure OpenAI", key="train_switch_azure"):
+        if right.button("Use Azure OpenAI (existing customers only)", key="train_switch_azure",
+                        help=lifecycle.AZURE_CAVEAT):
             st.session_state[state.PROVIDER_KIND] = "azure"
             st.rerun()
+        st.caption(lifecycle.AZURE_CAVEAT)

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from lib import charts, pricing
-from ui import estimate_panels, state
+from ui import estimate_panels, pages, state
 
 st.title("Estimate")
 st.caption("Exact token counts and OpenAI's billing rules, before you pay anything.")
@@ -16,7 +16,7 @@ data = state.dataset()
 train = data.train_examples()
 if not train:
     st.info("No training examples yet: build your dataset first.")
-    st.page_link("views/dataset.py", label="Go to the Dataset page", icon="➡️")
+    st.page_link(pages.get(pages.DATASET), label="Go to the Dataset page", icon="➡️")
     st.stop()
 
 models = estimate_panels.model_choices()
@@ -26,7 +26,7 @@ model = left.selectbox("Model to train", models, index=models.index(estimate_pan
 auto = right.toggle("Epochs: automatic (OpenAI's rule)", value=True, key="estimate_auto_epochs")
 epochs = "auto" if auto else right.number_input("Epochs", 1, 50, 3, key="estimate_epochs")
 
-estimate = estimate_panels.estimate(train, model, epochs)
+estimate = estimate_panels.cost_estimate(train, model, epochs)
 st.session_state[state.ESTIMATE] = estimate.to_dict() | {"model": model}
 estimate_panels.headline(estimate, len(data.validation_examples()))
 estimate_panels.local_time(estimate)

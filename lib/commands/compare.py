@@ -10,18 +10,12 @@ The same public functions the Playground page calls (`playground.run_batch`, `pl
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
-PROVIDERS = ("local", "openai", "azure", "url")
-
-
-class CommandError(Exception):
-    """A plain sentence for stderr."""
+from lib.commands.common import PROVIDERS, CommandError, plain, stop_engines_we_started, with_v1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,12 +48,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------- clients
 
 
-def _with_v1(url: str) -> str:
-    """OpenAI-compatible servers answer under /v1: add it when the address has no path."""
-    url = url.rstrip("/")
-    return url + "/v1" if urlparse(url).path in ("", "/") else url
-
-
 def _make_client(args: argparse.Namespace) -> tuple[Any, Any]:
     """(provider config, openai client) through lib.providers, the same factory the sidebar uses.
 
@@ -73,7 +61,7 @@ def _make_client(args: argparse.Namespace) -> tuple[Any, Any]:
         if args.provider == "azure":
             overrides["azure_endpoint"] = args.base_url
         else:
-            overrides["base_url"] = _with_v1(args.base_url) if args.provider in ("local", "url") else args.base_url
+            overrides["base_url"] = with_v1(args.base_url) if args.provider in ("local", "url") else args.base_url
     if args.provider == "azure":
         deployments = {m: m for m in args.models}
         for item in args.deployments or []:
@@ -90,16 +78,10 @@ def _make_client(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _few_shot_examples(path: str, k: int) -> list[Any]:
+    from lib.dataset import load_file
     from lib.playground import pick_few_shot
 
-    try:
-        from lib.dataset import load_file
-    except ImportError:
-        load_file = None
-    if load_file is not None:
-        examples = list(load_file(path).examples)
-    else:
-        examples = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+    examples = list(load_file(path).examples)
     picked = pick_few_shot(examples, k)
     if not picked:
         raise CommandError(f"{path} has no example with a user question and an assistant answer for --few-shot.")
@@ -154,38 +136,16 @@ def _progress(done: int, total: int) -> None:
         print(f"\r{done}/{total} replies", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
 
-def _plain(exc: BaseException) -> str:
-    if isinstance(exc, CommandError | ValueError | OSError) and not hasattr(exc, "status_code"):
-        if isinstance(exc, FileNotFoundError):
-            return f"No such file: {exc.filename}"
-        return str(exc) or type(exc).__name__
-    from lib.playground import _plain_error
-
-    return _plain_error(exc)
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         return _run(args)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # never a traceback
-        print(f"compare: {_plain(exc)}", file=sys.stderr)
+        print(f"compare: {plain(exc)}", file=sys.stderr)
         return 1
     finally:
-        _stop_engines_we_started()
-
-
-def _stop_engines_we_started() -> None:
-    """A one-off command leaves nothing running: stop a local engine that this command started."""
-    if "lib.providers" not in sys.modules:
-        return
-    with contextlib.suppress(Exception):
-        from lib.providers import get_provider
-
-        for handle in list(getattr(get_provider("local"), "handles", {}).values()):
-            if getattr(handle, "started", False):
-                handle.stop()
+        stop_engines_we_started()
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ import json
 import sys
 from typing import Any
 
+from lib import facts
 from lib.commands.limerick import check_jsonl, guarded
 
 
@@ -55,18 +56,13 @@ def _readable(report: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from lib import facts
-    except Exception as exc:
-        print(f"The fact checker cannot start: {exc}", file=sys.stderr)
-        return 2
 
     def body() -> int:
         if args.jsonl:
             if args.question is not None:
                 print("Give either QUESTION ANSWER or --jsonl FILE, not both.", file=sys.stderr)
                 return 2
-            return _run_jsonl(args.jsonl, facts)
+            return _run_jsonl(args.jsonl)
         if args.question is None or args.answer is None:
             print('Give a question and an answer, e.g. python -m lib facts "Tell me about gallium" "It melts at 30 °C"',
                   file=sys.stderr)
@@ -79,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     return guarded("fact check", body)
 
 
-def _run_jsonl(path: str, facts: Any) -> int:
+def _run_jsonl(path: str) -> int:
     def check_row(row: Any) -> dict | str:
         if isinstance(row, dict) and isinstance(row.get("question"), str) and isinstance(row.get("answer"), str):
             return facts.check(row["question"], row["answer"]).to_dict()

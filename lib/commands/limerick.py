@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from lib import limerick
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", nargs="?", metavar="TEXT",
@@ -103,18 +105,13 @@ def guarded(what: str, body: Callable[[], int]) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        from lib import limerick
-    except Exception as exc:  # a missing dependency (pronouncing) should read as one line
-        print(f"The limerick checker cannot start: {exc}", file=sys.stderr)
-        return 2
     if args.jsonl and args.text is not None:
         print("Give either TEXT or --jsonl FILE, not both.", file=sys.stderr)
         return 2
 
     def body() -> int:
         if args.jsonl:
-            return _run_jsonl(args.jsonl, limerick)
+            return _run_jsonl(args.jsonl)
         if args.text is None:
             print('Give the text to check, e.g. python -m lib limerick "line one - line two - ..."',
                   file=sys.stderr)
@@ -159,7 +156,7 @@ def check_jsonl(path: str, check_row: Callable[[Any], dict | str]) -> int:
     return 0
 
 
-def _run_jsonl(path: str, limerick: Any) -> int:
+def _run_jsonl(path: str) -> int:
     def check_row(row: Any) -> dict | str:
         if isinstance(row, str):
             return limerick.check(row).to_dict()

@@ -12,18 +12,16 @@ one plain line on stderr and a non-zero exit. Never a traceback, never a key.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-PROVIDERS = ("local", "openai", "azure", "url")
+from lib import dataset, dataset_check
+from lib.commands.common import CommandError
+
+PROVIDERS = ("local", "openai", "azure", "url", "together")
 _sleep = time.sleep  # between polls (tests replace it)
-
-
-class CommandError(Exception):
-    """A plain sentence for stderr."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,45 +46,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(path: str) -> Any:
-    """The dataset as lib.dataset reads it (JSONL, CSV, XLSX, legacy converted); plain JSONL without it."""
+    """The dataset as lib.dataset reads it (JSONL, CSV, XLSX, legacy converted)."""
     file = Path(path)
     if not file.is_file():
         raise CommandError(f"No such file: {path}")
     try:
-        from lib import dataset
-    except ImportError:
-        dataset = None
-    if dataset is not None:
-        try:
-            return dataset.load_file(file)
-        except dataset.ParseError as exc:
-            raise CommandError(f"{file.name}: {exc}") from exc
-    examples = []
-    for number, line in enumerate(file.read_text(encoding="utf-8-sig").splitlines(), 1):
-        if line.strip():
-            try:
-                examples.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise CommandError(f"{file.name}: line {number} is not valid JSON ({exc.msg}).") from exc
-    return argparse.Namespace(
-        examples=examples, format="chat", train_examples=lambda: examples, validation_examples=lambda: [],
-        line_numbers=lambda: list(range(1, len(examples) + 1)),
-    )
+        return dataset.load_file(file)
+    except dataset.ParseError as exc:
+        raise CommandError(f"{file.name}: {exc}") from exc
 
 
 def _check(data: Any, name: str, model: str) -> None:
-    """Refuse to upload a dataset with errors, naming the first one (lib.validation)."""
-    try:
-        from lib import validation
-    except ImportError:
-        return
-    check = getattr(validation, "check_dataset", None)
-    if check is not None:
-        report = check(data, model=model, privacy=False, file_lines=True)
-    else:
-        report = validation.validate(data.examples, format=data.format)
-    if not report.valid:
-        errors = [i for i in report.issues if i.severity == "error"]
+    """Refuse to upload a dataset with errors, naming the first one (the pages' "ready to train" rule)."""
+    errors = dataset_check.check(data, file_lines=True).blockers
+    if errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise CommandError(
@@ -96,11 +69,7 @@ def _check(data: Any, name: str, model: str) -> None:
 
 
 def _jsonl(examples: list[Any]) -> str:
-    try:
-        from lib.dataset import to_jsonl
-    except ImportError:
-        return "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in examples)
-    return to_jsonl(examples)
+    return dataset.to_jsonl(examples)
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -160,11 +129,11 @@ def _main(args: argparse.Namespace) -> int:
     name = Path(args.file).name
     _check(data, name, args.model)
     training = data.train_examples()
-    validation = data.validation_examples()
+    held_out = data.validation_examples()
     if args.validation:
         extra = _load(args.validation)
         _check(extra, Path(args.validation).name, args.model)
-        validation = list(extra.examples)
+        held_out = list(extra.examples)
     if not training:
         raise CommandError(f"{name} has no training examples.")
     config = _config(args)
@@ -176,13 +145,13 @@ def _main(args: argparse.Namespace) -> int:
         _say("The local engine was started for this command, so it waits for the job (it stops when this ends).")
     try:
         _say(f"Training on {config.describe()} with {len(training)} examples"
-             + (f" and {len(validation)} validation examples" if validation else "") + ".")
+             + (f" and {len(held_out)} validation examples" if held_out else "") + ".")
         stem = Path(name).stem
         job = jobs.launch(
             client,
             _jsonl(training),
             model=args.model,
-            validation_jsonl_bytes=_jsonl(validation) if validation else None,
+            validation_jsonl_bytes=_jsonl(held_out) if held_out else None,
             filename=f"{stem}.jsonl",
             progress=_launch_progress,
             method="dpo" if getattr(data, "format", "chat") == "dpo" else "supervised",

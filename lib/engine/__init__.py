@@ -2,7 +2,7 @@
 
 Public API:
     ensure_running(host, port, data_dir, api_key, timeout) -> EngineHandle   (lib.engine.process)
-    estimate(model, tokens, examples, epochs, data_dir=None) -> {"seconds", "tokens_per_second", "basis", ...}
+    GET /v1/engine/estimate (lib.engine.speed.training_time): how long a job would take on this engine
     create_app(settings) / Settings                                           (lib.engine.server)
     DEFAULT_MODEL, TINY_MODEL
 
@@ -11,7 +11,7 @@ Importing this package is cheap: FastAPI, torch and transformers load only when 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lib.engine.models import DEFAULT_MODEL, TINY_MODEL
 from lib.engine.process import EngineHandle, EngineStartError, ensure_running
@@ -20,15 +20,7 @@ if TYPE_CHECKING:
     from lib.engine.server import Settings, create_app
 
 __all__ = ["DEFAULT_MODEL", "TINY_MODEL", "EngineHandle", "EngineStartError", "Settings", "create_app",
-           "ensure_running", "estimate"]
-
-
-def estimate(model: str = DEFAULT_MODEL, tokens: int = 0, examples: int = 0, epochs: int | str = "auto",
-             *, data_dir: Any = None, calibrate: bool = True) -> dict:
-    """How long a job takes on this machine (see lib.engine.speed.estimate)."""
-    from lib.engine.speed import estimate as _estimate
-
-    return _estimate(model, tokens, examples, epochs, data_dir=data_dir, calibrate=calibrate)
+           "ensure_running"]
 
 
 def __getattr__(name: str):

@@ -21,20 +21,19 @@ from pathlib import Path
 from lib import paths
 from lib.engine import models
 from lib.engine.store import Store
+from lib.pricing import auto_epochs
 
 CALIBRATION_FILE = "calibration.json"
 DEFAULT_OVERHEAD_SECONDS = 4.0  # model load, data preparation, saving (the worker is started in advance)
 
 
-def estimate(model: str = models.DEFAULT_MODEL, tokens: int = 0, examples: int = 0, epochs: int | str = "auto",
+def training_time(model: str = models.DEFAULT_MODEL, tokens: int = 0, examples: int = 0, epochs: int | str = "auto",
              *, data_dir: str | Path | None = None, calibrate: bool = True) -> dict:
     """Seconds a job of `examples` examples with `tokens` tokens per epoch will take, start to finish.
 
     Returns {"seconds", "tokens_per_second", "basis" ("last N jobs" | "calibration" | "no data"),
     "epochs", "model"}. `basis` says where the speed comes from, so the page can say so.
     """
-    from lib.engine.scheduler import auto_epochs
-
     store = Store(Path(data_dir) if data_dir else paths.engine_dir())
     model = models.canonical_id(model)
     n_epochs = auto_epochs(examples) if epochs in ("auto", None) else int(epochs)

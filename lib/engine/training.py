@@ -19,13 +19,14 @@ import signal
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from lib.engine import data as engine_data
 from lib.engine import models
 from lib.engine.store import Store
+from lib.metrics import StepMetrics
 
 LORA_LEARNING_RATE = 2e-4
 FULL_LEARNING_RATE = 2e-5
@@ -85,7 +86,7 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
-def _request_pause(signum, frame) -> None:  # SIGUSR1 from the scheduler
+def request_pause(signum, frame) -> None:  # SIGUSR1 from the scheduler (a signal handler: the worker sets it too)
     global _pause_requested
     _pause_requested = True
 
@@ -95,7 +96,7 @@ def main(config: TrainConfig) -> int:
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     if hasattr(signal, "SIGUSR1"):
-        signal.signal(signal.SIGUSR1, _request_pause)
+        signal.signal(signal.SIGUSR1, request_pause)
     try:
         result = train(config)
     except engine_data.FileProblem as problem:
@@ -106,7 +107,7 @@ def main(config: TrainConfig) -> int:
         return 2
     except Exception as exc:
         traceback.print_exc()
-        message = f"Training failed: {type(exc).__name__}: {exc}"
+        message = without_server_paths(f"Training failed: {type(exc).__name__}: {exc}", config.data_dir)
         _write(out / "error.json", {"code": "training_error", "message": message[:2000], "param": None})
         return 1
     if is_main_process():
@@ -208,6 +209,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
     train_seconds = time.perf_counter() - train_started
     progress.flush()
 
+    if progress.abandoned:  # the engine is gone: whatever was trained here belongs to nobody
+        return {"status": "abandoned", "step": trainer.state.global_step}
     if progress.paused:
         return {"status": "paused", "step": trainer.state.global_step,
                 "checkpoint": _latest_trainer_checkpoint(out)}
@@ -381,8 +384,37 @@ def _latest_trainer_checkpoint(out: Path) -> str | None:
     return str(found[-1]) if found else None
 
 
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def engine_alive() -> bool:
+    """False once the engine that started this job (FTS_ENGINE_PID) has died: a job run under a
+    launcher is in its own process group, so it is not killed with the engine and must notice."""
+    pid = int(os.environ.get("FTS_ENGINE_PID", "0") or 0)
+    if not pid:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[-1].split()[0] != b"Z"  # a zombie is dead too
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc here: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
+
+
+def without_server_paths(text: str, data_dir: str | Path) -> str:
+    """A message for the job's owner: paths in the engine's data folder relative to it, the home folder
+    as ~, so an error does not show how the server's disk is laid out."""
+    text = text.replace(str(Path(data_dir)) + os.sep, "")
+    home = str(Path.home())
+    return text.replace(home + os.sep, "~" + os.sep) if home not in ("", os.sep) else text
 
 
 def progress_callback(*args, **kwargs):
@@ -402,7 +434,7 @@ class ProgressCallback:
         self.total_steps = total_steps
         self.steps_per_epoch = steps_per_epoch
         self.tokenizer = tokenizer
-        self.pending: dict | None = None
+        self.pending: StepMetrics | None = None
         self.trainer = None
         self.started: float | None = None
         self.first_step_at: float | None = None
@@ -410,17 +442,16 @@ class ProgressCallback:
         self.estimate: int | None = None
         self.last_loss: float | None = None
         self.parent = os.getppid()
+        self.abandoned = False  # the engine died, or no longer counts this job as running
 
     # -- events ---------------------------------------------------------------------------------
     def flush(self) -> None:
         if self.pending is None or not is_main_process():
             self.pending = None
             return
-        data, self.pending = self.pending, None
-        message = f"Step {data['step']}/{data['total_steps']}: training loss={_fmt(data['train_loss'])}"
-        if data.get("valid_loss") is not None:
-            message += f", validation loss={_fmt(data['valid_loss'])}"
-        self.store.record_step(self.config.job_id, data["step"], self.total_steps, self.estimate, message, data)
+        record, self.pending = self.pending, None
+        self.store.record_step(self.config.job_id, record.step, self.total_steps, self.estimate,
+                               record.event_message(), record.event_data())
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.started = time.time()
@@ -433,24 +464,15 @@ class ProgressCallback:
         if "loss" in logs:
             self.flush()
             self.last_loss = float(logs["loss"])
-            accuracy = logs.get("mean_token_accuracy")
-            self.pending = {
-                "step": state.global_step,
-                "train_loss": float(logs["loss"]),
-                "valid_loss": None,
-                "total_steps": self.total_steps,
-                "train_mean_token_accuracy": None if accuracy is None else float(accuracy),
-                "valid_mean_token_accuracy": None,
-            }
+            self.pending = StepMetrics(step=state.global_step, total_steps=self.total_steps,
+                                       train_loss=float(logs["loss"]),
+                                       train_mean_token_accuracy=_float(logs.get("mean_token_accuracy")))
         elif "eval_loss" in logs:
-            if self.pending is None or self.pending["step"] != state.global_step:
+            if self.pending is None or self.pending.step != state.global_step:
                 self.flush()
-                self.pending = {"step": state.global_step, "train_loss": None, "valid_loss": None,
-                                "total_steps": self.total_steps, "train_mean_token_accuracy": None,
-                                "valid_mean_token_accuracy": None}
-            self.pending["valid_loss"] = float(logs["eval_loss"])
-            accuracy = logs.get("eval_mean_token_accuracy")
-            self.pending["valid_mean_token_accuracy"] = None if accuracy is None else float(accuracy)
+                self.pending = StepMetrics(step=state.global_step, total_steps=self.total_steps)
+            self.pending = replace(self.pending, valid_loss=float(logs["eval_loss"]),
+                                   valid_mean_token_accuracy=_float(logs.get("eval_mean_token_accuracy")))
             self.flush()
 
     def on_step_end(self, args, state, control, **kwargs):
@@ -467,7 +489,8 @@ class ProgressCallback:
             self.paused = True
             control.should_save = True
             control.should_training_stop = True
-        if os.getppid() != self.parent:  # the engine died: do not train for nobody
+        if os.getppid() != self.parent or not engine_alive():  # the engine died: do not train for nobody
+            self.abandoned = True
             control.should_training_stop = True
         return control
 
@@ -476,7 +499,7 @@ class ProgressCallback:
         epoch = round(state.epoch or 0)  # also right under several processes, each with a share of the data
         last = self.config.n_epochs
         if step >= self.total_steps or epoch <= last - self.config.checkpoint_epochs or self.paused \
-                or not state.is_world_process_zero:
+                or self.abandoned or not state.is_world_process_zero:
             return control  # the last epoch's checkpoint is the final model, saved after training
         folder = Path(self.config.output_dir) / "checkpoints" / f"step-{step}"
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -485,6 +508,10 @@ class ProgressCallback:
         return control
 
     def checkpoint(self, step: int, folder: Path) -> None:
+        job = self.store.get_job(self.config.job_id)
+        if self.abandoned or not engine_alive() or job is None or job["status"] not in ("running", "paused"):
+            self.abandoned = True  # a failed or cancelled job registers no model
+            return
         self.flush()
         model_id = f"{self.config.fine_tuned_model}:ckpt-step-{step}"
         metrics = self._metrics_at(step)
@@ -495,14 +522,14 @@ class ProgressCallback:
 
     def _metrics_at(self, step: int) -> dict:
         """The checkpoint's metrics: that step's training figures and the latest validation ones."""
-        metrics: dict[str, float] = {"step": float(step)}
+        at = StepMetrics(step=step)
         for data in self.store.metrics(self.config.job_id):
-            if data.get("step", 0) > step:
+            record = StepMetrics.from_mapping(data)
+            if record is None or record.step > step:
                 break
-            for key in ("train_loss", "train_mean_token_accuracy", "valid_loss", "valid_mean_token_accuracy"):
-                if data.get(key) is not None and (data.get("step") == step or key.startswith("valid")):
-                    metrics[key] = data[key]
-        return metrics
+            at = at.merged(record if record.step == step else StepMetrics(
+                step=step, valid_loss=record.valid_loss, valid_mean_token_accuracy=record.valid_mean_token_accuracy))
+        return at.checkpoint_metrics()
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:

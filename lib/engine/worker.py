@@ -48,7 +48,7 @@ def main() -> int:
     from lib.engine import training  # light: the heavy imports are below
 
     if hasattr(signal, "SIGUSR1"):  # a pause can come while we still import: remember it
-        signal.signal(signal.SIGUSR1, training._request_pause)
+        signal.signal(signal.SIGUSR1, training.request_pause)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     # The slow imports, done while nobody waits.
     import datasets  # noqa: F401

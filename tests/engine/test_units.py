@@ -7,8 +7,9 @@ from pydantic import ValidationError
 
 from lib.engine import data, models
 from lib.engine.params import ChatCompletionParams, JobCreateParams
-from lib.engine.scheduler import auto_batch_size, auto_epochs, fine_tuned_model_id
+from lib.engine.scheduler import auto_batch_size, fine_tuned_model_id
 from lib.engine.store import Store
+from lib.pricing import auto_epochs
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +71,8 @@ def test_request_types_check_ranges():
     assert chat.stop_list() == ["\n"] and chat.token_limit() == 5
 
 
-def test_estimate_uses_the_last_jobs(tmp_path):
-    from lib.engine import estimate
+def test_training_time_uses_the_last_jobs(tmp_path):
+    from lib.engine.speed import training_time as estimate
 
     store = Store(tmp_path)
     store.add_run("ftjob-1", models.DEFAULT_MODEL, "cpu", tokens=10000, examples=100, steps=100, seconds=50.0,
