@@ -83,12 +83,15 @@ def install(app) -> None:
             message = f"Missing required parameter: '{param}'."
         elif param and param not in message:
             message = f"Invalid value for '{param}': {message}"
-        if kind == "json_invalid":
-            message, code = "The request body is not valid JSON.", "invalid_json"
+        if kind == "json_invalid":  # its loc holds the parser's position, not a parameter
+            message, code, param = "The request body is not valid JSON.", "invalid_json", None
         return JSONResponse(BadRequest(message, param=param, code=code).body(), status_code=400)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request, exc: StarletteHTTPException):
+        if isinstance(getattr(exc, "engine_error", None), EngineError):  # raised while the body was read
+            error = exc.engine_error
+            return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
         if exc.status_code == 404:
             error: EngineError = NotFound(f"Unknown request URL: {request.method} {request.url.path}.",
                                           code="unknown_url")
@@ -105,4 +108,5 @@ def install(app) -> None:
     async def _unexpected(request, exc: Exception):
         log.exception("Unexpected error on %s %s", request.method, request.url.path)
         error = EngineError("The engine hit an internal error; the details are in its log.")
-        return JSONResponse(error.body(), status_code=500)
+        # answered outside the guard middleware, so it adds the headers the guard gives every answer
+        return JSONResponse(error.body(), status_code=500, headers=request.scope.get("fts.response_headers"))

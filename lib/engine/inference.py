@@ -19,12 +19,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib.engine import models
+from lib.engine import errors, models
 from lib.engine.data import text_of
 
 DEFAULT_MAX_NEW_TOKENS = 1024
 BATCH_WINDOW = 0.04  # seconds the generation thread waits for requests that can share a batch
-MAX_BATCH = 4
+MAX_BATCH = 8  # requests that arrive together and share one generate: scoring and comparisons ask many at once
+MAX_WAITING = 16  # chat requests in the engine (generating or waiting) before a new one answers 429
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds_to_first_token: float | None = None
+    logprobs: list[dict] | None = None  # OpenAI's choices[i].logprobs.content, when asked for
 
 
 def adapter_name(model_id: str) -> str:
@@ -65,16 +67,41 @@ class _Streamer:
     def __init__(self):
         self.queue: queue.Queue = queue.Queue()
         self._prompt_seen = False
+        self.scores: _Scores | None = None  # set while generating with logprobs
+        self.request: _Request | None = None
 
     def put(self, value) -> None:
         if not self._prompt_seen:  # the first call carries the prompt
             self._prompt_seen = True
             return
         for token_id in value.reshape(-1).tolist():
-            self.queue.put(("token", token_id))
+            self.queue.put(("token", token_id, _logprob_of(self.scores, 0, token_id, self.request)))
 
     def end(self) -> None:
-        self.queue.put(("end", None))
+        self.queue.put(("end", None, None))
+
+
+class _Scores:
+    """The log-probabilities of the latest generation step, caught on the model's output layer (the raw
+    distribution, before temperature or top_p), one row per batch row: what `logprobs` reports."""
+
+    def __init__(self):
+        self.latest = None
+
+    def hook(self, module, inputs, output) -> None:
+        self.latest = output[:, -1, :].float().log_softmax(-1)
+
+
+def _logprob_of(scores: _Scores | None, row: int, token_id: int, request) -> tuple | None:
+    """(logprob of the chosen token, [(id, logprob), ...] of the most likely ones), or None when not asked."""
+    if scores is None or scores.latest is None or request is None or request.logprobs is None:
+        return None
+    values = scores.latest[row]
+    top = []
+    if request.logprobs:
+        best = values.topk(request.logprobs)
+        top = list(zip(best.indices.tolist(), best.values.tolist(), strict=True))
+    return float(values[token_id]), top
 
 
 @dataclass(eq=False)
@@ -85,6 +112,8 @@ class _Request:
     temperature: float | None
     top_p: float | None
     seed: int | None
+    logprobs: int | None = None  # None: not asked; else how many most likely tokens to list (0-20)
+    call: Call | None = None
     streamer: _Streamer = field(default_factory=lambda: _Streamer())
     state: dict = field(default_factory=dict)
     cancel: threading.Event = field(default_factory=threading.Event)
@@ -109,6 +138,7 @@ class _BatchStreamer:
         self.counts = [0] * len(batch)
         self.done = [False] * len(batch)
         self._prompt_seen = False
+        self.scores: _Scores | None = None
 
     def put(self, value) -> None:
         if not self._prompt_seen:  # the first call carries the prompts
@@ -121,7 +151,7 @@ class _BatchStreamer:
             if request.cancel.is_set():
                 self._finish(i)
                 continue
-            request.streamer.queue.put(("token", token_id))
+            request.streamer.queue.put(("token", token_id, _logprob_of(self.scores, i, token_id, request)))
             self.counts[i] += 1
             if token_id in self.eos or self.counts[i] >= request.state["limit"]:
                 self._finish(i)
@@ -150,6 +180,20 @@ class _BatchStreamer:
         return _RowsDone()
 
 
+class Call:
+    """One chat request in the engine: its n choices (one reader each) and a way to drop them all when
+    the client has gone, whether they are generating or still waiting for their turn."""
+
+    def __init__(self, proxy: ModelProxy, requests: list[_Request], readers: list[Iterator[tuple[str, Any]]]):
+        self.proxy = proxy
+        self.requests = requests
+        self.readers = readers
+        self.rows_left = len(requests)
+
+    def cancel(self) -> None:
+        self.proxy._drop(self.requests)
+
+
 def _stop_criteria(cancel: threading.Event):
     from transformers import StoppingCriteria
 
@@ -163,10 +207,12 @@ def _stop_criteria(cancel: threading.Event):
 class ModelProxy:
     """Loads models on first use; one thread generates, batching requests that arrive together."""
 
-    def __init__(self, max_models: int = 2, max_adapters: int = 16):
+    def __init__(self, max_models: int = 2, max_adapters: int = 16, max_waiting: int = MAX_WAITING):
         self.lock = threading.Lock()
         self._arrived = threading.Condition()
         self._pending: list[_Request] = []
+        self.max_waiting = max_waiting
+        self._calls = 0  # chat requests generating or waiting (each counts once, whatever its n)
         self._batcher: threading.Thread | None = None
         self.max_models = max_models
         self.max_adapters = max_adapters
@@ -230,19 +276,63 @@ class ModelProxy:
             self._select(target)
 
     # -- generation -------------------------------------------------------------------------------
-    def stream(self, target: Target, messages: list[dict], *, max_tokens: int | None = None,
-               temperature: float | None = None, top_p: float | None = None, seed: int | None = None,
-               stop: list[str] | None = None) -> Iterator[tuple[str, Any]]:
-        """Yield ("delta", text) pieces, then ("done", Completion)."""
-        request = _Request(target, messages, max_tokens, temperature, top_p, seed)
+    def start(self, target: Target, messages: list[dict], *, n: int = 1, max_tokens: int | None = None,
+              temperature: float | None = None, top_p: float | None = None, seed: int | None = None,
+              stop: list[str] | None = None, logprobs: int | None = None) -> Call:
+        """Queue one chat request as n rows (n copies of the prompt share batches). Each reader yields
+        ("delta", text) pieces (after ("logprobs", entries) for them when asked), then ("done", Completion).
+        Raises QueueFull when `max_waiting` requests are already in, so a crowd gets 429, not a wait."""
         started = time.perf_counter()
+        requests = [_Request(target, messages, max_tokens, temperature, top_p, seed, logprobs) for _ in range(n)]
         with self._arrived:
-            self._pending.append(request)
+            if self._calls >= self.max_waiting:
+                raise errors.QueueFull(f"{self.max_waiting} chat requests are already waiting for this engine; "
+                                       "try again in a moment.", headers={"Retry-After": "1"})
+            self._calls += 1
+            call = Call(self, requests, [])
+            for request in requests:
+                request.call = call
+            self._pending.extend(requests)
             if self._batcher is None or not self._batcher.is_alive():
                 self._batcher = threading.Thread(target=self._serve, name="engine-generate", daemon=True)
                 self._batcher.start()
             self._arrived.notify_all()
-        yield from self._read(request.streamer, request.state, request.cancel, stop or [], started)
+        call.readers = [self._read(r.streamer, r.state, r.cancel, stop or [], started, logprobs is not None)
+                        for r in requests]
+        return call
+
+    @property
+    def in_flight(self) -> int:
+        """Chat requests generating or waiting now."""
+        return self._calls
+
+    def stream(self, target: Target, messages: list[dict], **kwargs) -> Iterator[tuple[str, Any]]:
+        """One reply: ("delta", text) pieces, then ("done", Completion)."""
+        return self.start(target, messages, **kwargs).readers[0]
+
+    def _drop(self, requests: list[_Request]) -> None:
+        """Stop these rows: the waiting ones leave the queue at once, the generating ones at their next token."""
+        with self._arrived:
+            waiting = [r for r in requests if r in self._pending]
+            for request in waiting:
+                self._pending.remove(request)
+        for request in requests:
+            request.cancel.set()
+        for request in waiting:
+            self._row_done(request)
+
+    def _row_done(self, request: _Request) -> None:
+        """A row is over (finished, failed or dropped): its reader ends, and its request leaves the count."""
+        with self._arrived:
+            if request.state.get("over"):
+                return
+            request.state["over"] = True
+            call = request.call
+            if call is not None:
+                call.rows_left -= 1
+                if call.rows_left == 0:
+                    self._calls -= 1
+        request.streamer.end()
 
     def _serve(self) -> None:
         """The one generation thread: takes the oldest request and, within `BATCH_WINDOW`, the others
@@ -266,7 +356,9 @@ class ModelProxy:
                         break
                     if not same:
                         self._arrived.wait(left)
-            batch = [r for r in batch if not r.cancel.is_set()]  # the client left while it waited
+            for request in [r for r in batch if r.cancel.is_set()]:  # the client left while it waited
+                batch.remove(request)
+                self._row_done(request)
             try:
                 with self.lock:
                     if len(batch) == 1:
@@ -278,7 +370,7 @@ class ModelProxy:
                     request.state.setdefault("error", exc)
             finally:
                 for request in batch:
-                    request.streamer.end()
+                    self._row_done(request)
 
     def _prepare(self, request: _Request, entry: _Loaded) -> list[int]:
         """The request's prompt ids; fills in what its reader needs (tokenizer, limits, end-of-turn ids)."""
@@ -289,6 +381,8 @@ class ModelProxy:
         state["prompt_tokens"] = len(prompt_ids)
         state["eos"] = models.end_of_turn_ids(tokenizer, entry.model)
         context_size = getattr(entry.model.config, "max_position_embeddings", None) or 8192
+        if len(prompt_ids) + (request.max_tokens or 1) > context_size:
+            raise _context_exceeded(context_size, len(prompt_ids), request.max_tokens)
         state["limit"] = max(1, min(request.max_tokens or DEFAULT_MAX_NEW_TOKENS, context_size - len(prompt_ids)))
         return prompt_ids
 
@@ -316,7 +410,9 @@ class ModelProxy:
         prompt_ids = self._prepare(request, entry)
         kwargs = self._sampling(request, entry.tokenizer, request.state["eos"])
         input_ids = torch.tensor([prompt_ids], device=entry.device)
-        with context, torch.inference_mode():
+        request.streamer.request = request
+        with context, torch.inference_mode(), _catching_scores(entry, [request]) as scores:
+            request.streamer.scores = scores
             model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
                            max_new_tokens=request.state["limit"], streamer=request.streamer,
                            stopping_criteria=[_stop_criteria(request.cancel)], **kwargs)
@@ -328,13 +424,22 @@ class ModelProxy:
         import torch
 
         entry = self._base(batch[0].target.base_id)
+        prompts = []
+        for request in list(batch):
+            try:
+                prompts.append(self._prepare(request, entry))
+            except errors.EngineError as exc:  # this row alone is refused (a prompt too long)
+                request.state["error"] = exc
+                batch.remove(request)
+                self._row_done(request)
+        if not batch:
+            return
         names = []
         for request in batch:
             if request.target.adapter_path is not None:
                 self._select(request.target)  # loads the adapter into the shared peft model
             names.append(adapter_name(request.target.model_id) if request.target.adapter_path else "__base__")
         model = entry.peft if entry.peft is not None else entry.model
-        prompts = [self._prepare(request, entry) for request in batch]
         eos = batch[0].state["eos"]
         kwargs = self._sampling(batch[0], entry.tokenizer, eos)
         width = max(map(len, prompts))
@@ -344,20 +449,23 @@ class ModelProxy:
         rows = _BatchStreamer(batch, set(eos))
         if entry.peft is not None:
             kwargs["adapter_names"] = names
-        with torch.inference_mode():
+        with torch.inference_mode(), _catching_scores(entry, batch) as scores:
+            rows.scores = scores
             model.generate(input_ids=input_ids, attention_mask=mask, streamer=rows, stopping_criteria=[rows.stopping_criterion()],
                            max_new_tokens=max(r.state["limit"] for r in batch), **kwargs)
 
     def _read(self, streamer: _Streamer, state: dict, cancel: threading.Event, stop: list[str],
-              started: float) -> Iterator[tuple[str, Any]]:
+              started: float, with_logprobs: bool = False) -> Iterator[tuple[str, Any]]:
         ids: list[int] = []
         emitted = ""
         finish = None
         first_token_at = None
         hold = max((len(s) for s in stop), default=1) - 1
+        logprobs: list[dict] = []
+        reported = 0  # entries of `logprobs` already handed out with a delta
         try:
             while True:
-                kind, token_id = streamer.queue.get()
+                kind, token_id, info = streamer.queue.get()
                 if kind == "end":
                     break
                 if first_token_at is None:
@@ -368,6 +476,8 @@ class ModelProxy:
                 if token_id in state.get("eos", ()):
                     finish = "stop"
                     continue
+                if info is not None:
+                    logprobs.append(_logprob_entry(state["tokenizer"], token_id, info))
                 text = state["tokenizer"].decode(ids, skip_special_tokens=True)
                 if text.endswith("\ufffd"):
                     continue  # half a multi-byte character: wait for the rest
@@ -379,6 +489,9 @@ class ModelProxy:
                 else:
                     safe = text[: len(text) - hold] if hold else text
                 if len(safe) > len(emitted) and safe.startswith(emitted):
+                    if len(logprobs) > reported:
+                        yield "logprobs", logprobs[reported:]
+                        reported = len(logprobs)
                     yield "delta", safe[len(emitted):]
                     emitted = safe
             if "error" in state:
@@ -390,11 +503,15 @@ class ModelProxy:
                 if cut is not None:
                     text, finish = text[:cut], "stop"
                 if len(text) > len(emitted) and text.startswith(emitted):
+                    if len(logprobs) > reported:
+                        yield "logprobs", logprobs[reported:]
+                        reported = len(logprobs)
                     yield "delta", text[len(emitted):]
                     emitted = text
             if finish is None:
                 finish = "length" if len(ids) >= state.get("limit", 0) else "stop"
-            yield "done", Completion(emitted, finish, state.get("prompt_tokens", 0), len(ids), first_token_at)
+            yield "done", Completion(emitted, finish, state.get("prompt_tokens", 0), len(ids), first_token_at,
+                                     logprobs if with_logprobs else None)
         finally:
             cancel.set()  # the client went away, or we are done: stop generating
 
@@ -414,6 +531,41 @@ class ModelProxy:
                          "content": text_of(message.get("content"))})
         text = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
         return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+@contextlib.contextmanager
+def _catching_scores(entry: _Loaded, batch: list[_Request]) -> Iterator[_Scores | None]:
+    """While generating, keep each step's log-probabilities when a row asked for logprobs."""
+    if all(request.logprobs is None for request in batch):
+        yield None
+        return
+    scores = _Scores()
+    handle = entry.model.get_output_embeddings().register_forward_hook(scores.hook)
+    try:
+        yield scores
+    finally:
+        handle.remove()
+
+
+def _context_exceeded(context_size: int, prompt_tokens: int, max_tokens: int | None) -> errors.BadRequest:
+    """OpenAI's answer to a conversation that does not fit the model."""
+    if max_tokens:
+        asked = (f"you requested {prompt_tokens + max_tokens} tokens ({prompt_tokens} in the messages, "
+                 f"{max_tokens} in the completion). Please reduce the length of the messages or completion.")
+    else:
+        asked = f"your messages resulted in {prompt_tokens} tokens. Please reduce the length of the messages."
+    return errors.BadRequest(f"This model's maximum context length is {context_size} tokens. However, {asked}",
+                             param="messages", code="context_length_exceeded")
+
+
+def _logprob_entry(tokenizer, token_id: int, info: tuple) -> dict:
+    """One token in OpenAI's logprobs shape: token, logprob, bytes (UTF-8), top_logprobs."""
+    def described(tid: int, logprob: float) -> dict:
+        text = tokenizer.decode([tid])
+        return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
+
+    logprob, top = info
+    return {**described(token_id, logprob), "top_logprobs": [described(tid, lp) for tid, lp in top]}
 
 
 def _find_stop(text: str, stop: list[str], start: int) -> int | None:

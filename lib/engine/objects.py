@@ -15,6 +15,8 @@ def _load(text: str | None, default: Any) -> Any:
 
 
 def file_object(row: dict) -> dict:
+    """OpenAI's file object. Files here never expire and carry no status details: those keys are left out,
+    since OpenAI's schema types them integer and string (never null)."""
     return {
         "id": row["id"],
         "object": "file",
@@ -23,8 +25,6 @@ def file_object(row: dict) -> dict:
         "filename": row["filename"],
         "purpose": row["purpose"],
         "status": row["status"],
-        "expires_at": None,
-        "status_details": None,
     }
 
 

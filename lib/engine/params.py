@@ -164,7 +164,7 @@ class ChatCompletionParams(BaseModel):
     top_p: float | None = top_p_field
     max_tokens: int | None = max_tokens_field
     max_completion_tokens: int | None = max_tokens_field
-    n: int | None = Field(None, ge=1, le=1, description="Only 1 is supported.")
+    n: int | None = Field(None, ge=1, le=128, description="How many choices to generate for the prompt (1-128).")
     stream: bool | None = False
     stream_options: StreamOptions | None = None
     seed: int | None = seed_field
@@ -172,6 +172,54 @@ class ChatCompletionParams(BaseModel):
     frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0, description="Accepted; mapped to a repetition penalty.")
     presence_penalty: float | None = Field(None, ge=-2.0, le=2.0, description="Accepted and ignored.")
     user: str | None = None
+    logprobs: bool | None = Field(None, description="Return the log probability of each output token.")
+    top_logprobs: int | None = Field(None, ge=0, le=20, description="With logprobs: the most likely tokens at "
+                                                                   "each position (0-20).")
+    response_format: dict[str, Any] | None = Field(None, description="Only {'type': 'text'} here.")
+    # Accepted by OpenAI, refused here by name (a 400), never silently ignored: these models cannot call tools.
+    tools: list[Any] | None = Field(None, description="Not supported: refused when not empty.")
+    functions: list[Any] | None = Field(None, description="Not supported: refused when not empty.")
+    tool_choice: Any = Field(None, description="Not supported: only 'none'.")
+    function_call: Any = Field(None, description="Not supported: only 'none'.")
+
+    @field_validator("top_logprobs")
+    @classmethod
+    def _top_logprobs(cls, value, info):
+        if value is not None and not info.data.get("logprobs"):
+            raise ValueError("top_logprobs needs logprobs set to true.")
+        return value
+
+    @field_validator("response_format")
+    @classmethod
+    def _response_format(cls, value):
+        kind = (value or {}).get("type", "text")
+        if kind != "text":
+            raise ValueError(f"response_format of type '{kind}' is not supported by the local engine (it cannot "
+                             "force JSON output): leave response_format out, and ask for JSON in the prompt.")
+        return value
+
+    @field_validator("tools", "functions")
+    @classmethod
+    def _no_tools(cls, value, info):
+        if value:
+            raise ValueError(f"{info.field_name} are not supported by the local engine: its models cannot call "
+                             "tools. Leave out tools and tool_choice.")
+        return value
+
+    @field_validator("tool_choice", "function_call")
+    @classmethod
+    def _no_tool_choice(cls, value, info):
+        if value not in (None, "none"):
+            raise ValueError(f"{info.field_name} is not supported by the local engine: its models cannot call "
+                             "tools.")
+        return value
+
+    def choices(self) -> int:
+        return self.n or 1
+
+    def logprobs_count(self) -> int | None:
+        """None when logprobs are not asked for, else how many most likely tokens to list."""
+        return (self.top_logprobs or 0) if self.logprobs else None
 
     @field_validator("stop")
     @classmethod

@@ -26,33 +26,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lib.engine import models
-from lib.engine.data import FileProblem, read_jsonl, validate_examples
+from lib.engine.data import FileProblem, validate_file
 from lib.engine.store import Store, new_id, now
 from lib.engine.training import TrainConfig
+from lib.metrics import RESULT_COLUMNS, StepMetrics
+from lib.pricing import auto_epochs
 
 log = logging.getLogger("lib.engine")
 
 ACTIVE = ("validating_files", "queued", "running", "paused")
 WAITING = ("validating_files", "queued")
 RESTART_MESSAGE = "The engine stopped while this job was running; start it again."
+PAUSE_LOST_MESSAGE = ("The engine stopped while this job was pausing, before it had saved a checkpoint to resume "
+                      "from; start it again.")
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CSV_COLUMNS = ("step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy")
-
-
-def auto_epochs(n_examples: int) -> int:
-    """OpenAI's rule, from lib.pricing (one source of truth), with the same rule as a fallback."""
-    try:
-        from lib.pricing import auto_epochs as rule
-
-        return int(rule(n_examples))
-    except ImportError:
-        if n_examples <= 0:
-            return 25
-        if 3 * n_examples < 100:
-            return min(25, 100 // n_examples)
-        if 3 * n_examples > 25000:
-            return max(1, 25000 // n_examples)
-        return 3
 
 
 def auto_batch_size(n_examples: int) -> int:
@@ -113,14 +100,29 @@ class Scheduler:
                 self._close_spare()
 
     def recover(self) -> None:
-        """After a restart: running jobs failed (their process is gone), waiting jobs kept."""
+        """After a restart: running jobs failed (their process, and a launcher's whole group, killed if
+        still there), waiting jobs kept, paused jobs kept only with a checkpoint to resume from."""
         for job in self.store.list_jobs(("running",)):
-            pid = job.get("pid")
-            if pid and _is_our_worker(pid):
-                with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
+            _kill_leftover(job.get("pid"))
             self._fail(job["id"], {"code": "engine_restarted", "message": RESTART_MESSAGE, "param": None},
                        ("running",))
+        for job in self.store.list_jobs(("paused",)):
+            self._recover_paused(job)
+
+    def _recover_paused(self, job: dict) -> None:
+        """A job paused while it trained: the engine may have died before its checkpoint was saved or
+        recorded. Record it if it is there; otherwise resuming would start again from step 1 and count
+        its steps twice, so the job fails and says so."""
+        options = json.loads(job["options_json"] or "{}")
+        if options.get("resume_from") or not job.get("started_at"):
+            return  # paused at a checkpoint, or before it ever trained: resume is right as it is
+        _kill_leftover(job.get("pid"))
+        result = _read_json(self.store.jobs_dir / job["id"] / "result.json")
+        if result and result.get("status") == "paused" and self._record_pause(job, result):
+            return
+        self.store.add_event(job["id"], f"The job failed: {PAUSE_LOST_MESSAGE}", level="error")
+        self._fail(job["id"], {"code": "engine_restarted", "message": PAUSE_LOST_MESSAGE, "param": None},
+                   ("paused",))
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -132,9 +134,9 @@ class Scheduler:
             self.wake.clear()
 
     def tick(self) -> None:
+        for job in reversed(self.store.list_jobs(("validating_files",))):
+            self._validate(job)  # off the lock: reading a large file must not hold up a cancel or a pause
         with self._lock:
-            for job in reversed(self.store.list_jobs(("validating_files",))):
-                self._validate(job)
             if self.current is not None:
                 self._watch()
             if self.current is None:
@@ -194,14 +196,13 @@ class Scheduler:
                 if row is None or not Path(row["path"]).is_file():
                     raise FileProblem(f"The {param.replace('_', ' ')} {file_id} no longer exists.",
                                       "invalid_" + param, param)
-                examples, lines = read_jsonl(Path(row["path"]), param)
-                validate_examples(examples, lines, method, param)
+                count = validate_file(Path(row["path"]), method, param)
                 if param == "training_file":
-                    n_examples = len(examples)
-        except FileProblem as problem:
-            self.store.add_event(job["id"], f"The job failed due to an invalid {problem.param.replace('_', ' ')}: "
-                                 f"{problem.message}", level="error")
-            self._fail(job["id"], problem.to_error(), ("validating_files",))
+                    n_examples = count
+        except FileProblem as problem:  # unless it was cancelled meanwhile
+            if self._fail(job["id"], problem.to_error(), ("validating_files",)):
+                self.store.add_event(job["id"], f"The job failed due to an invalid "
+                                     f"{problem.param.replace('_', ' ')}: {problem.message}", level="error")
             return
         hyper = json.loads(job["hyperparameters_json"] or "{}")
         if hyper.get("n_epochs", "auto") == "auto":
@@ -216,15 +217,16 @@ class Scheduler:
         method_obj.setdefault(method, {})["hyperparameters"] = {
             k: v for k, v in hyper.items() if k in ("n_epochs", "batch_size", "learning_rate_multiplier", "beta")
         }
-        self.store.add_event(job["id"], "Files validated, moving job to queued state")
-        self.store.transition(job["id"], ("validating_files",), status="queued",
-                              hyperparameters_json=json.dumps(hyper), method_json=json.dumps(method_obj))
+        if self.store.transition(job["id"], ("validating_files",), status="queued",
+                                 hyperparameters_json=json.dumps(hyper), method_json=json.dumps(method_obj)):
+            self.store.add_event(job["id"], "Files validated, moving job to queued state")
 
     # -- running ------------------------------------------------------------------------------------
     def _spawn_worker(self) -> subprocess.Popen:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
         env.setdefault("TOKENIZERS_PARALLELISM", "false")
+        env["FTS_ENGINE_PID"] = str(os.getpid())  # the trainer stops, registering nothing, if the engine dies
         log_file = open(self.log_dir / "worker.log", "ab")  # noqa: SIM115 - handed to the child
         try:
             return subprocess.Popen(
@@ -262,6 +264,11 @@ class Scheduler:
             self._fail(job_id, {"code": "invalid_training_file", "param": "training_file",
                                 "message": f"The training file {job['training_file']} was deleted."}, ("queued",))
             return
+        if options.get("resume_from") and not Path(options["resume_from"]).is_dir():
+            message = "The checkpoint this paused job was to resume from is gone; start the job again."
+            if self._fail(job_id, {"code": "training_error", "message": message, "param": None}, ("queued",)):
+                self.store.add_event(job_id, f"The job failed: {message}", level="error")
+            return
         config = TrainConfig(
             job_id=job_id,
             data_dir=str(self.store.data_dir),
@@ -277,6 +284,8 @@ class Scheduler:
             beta=float(hyper.get("beta") or 0.1),
             seed=int(job["seed"]),
             full=options.get("training") == "full",
+            **({"lora_r": int(options["lora_rank"]), "lora_alpha": 2 * int(options["lora_rank"])}
+               if options.get("lora_rank") else {}),
             resume_from=options.get("resume_from"),
         )
         config_path = job_dir / "config.json"
@@ -304,6 +313,7 @@ class Scheduler:
         """Run the job under a launcher (accelerate launch / torchrun) in its own process group."""
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+        env["FTS_ENGINE_PID"] = str(os.getpid())  # its own group outlives the engine: it must notice
         with open(job_dir / "train.log", "ab") as log_file:
             process = subprocess.Popen([*shlex.split(self.launcher), "-m", "lib.engine.training", str(config_path)],
                                        stdout=log_file, stderr=subprocess.STDOUT, cwd=str(REPO_ROOT), env=env,
@@ -337,24 +347,35 @@ class Scheduler:
         if job is None or job["status"] == "cancelled":
             return
         if result and result.get("status") == "paused":
-            options = json.loads(job["options_json"] or "{}")
-            if result.get("checkpoint"):
-                options["resume_from"] = result["checkpoint"]
-            self.store.update_job(job_id, options_json=json.dumps(options))
-            self.store.add_event(job_id, f"The job is paused at step {result.get('step')}; resume it to continue.")
-            self.store.transition(job_id, ("running", "paused"), status="paused")
+            if not self._record_pause(job, result):
+                message = "The job could not save a checkpoint when it paused, so it cannot resume; start it again."
+                self.store.add_event(job_id, f"The job failed: {message}", level="error")
+                self._fail(job_id, {"code": "training_error", "message": message, "param": None},
+                           ("running", "paused"))
             return
         if code == 0 and result and result.get("status") == "succeeded":
             self._succeed(job, result, time.time() - running.started)
             return
         error = _read_json(job_dir / "error.json") or {
             "code": "training_error",
-            "message": f"The training process stopped unexpectedly (exit code {code}); "
-                       f"its log is {job_dir / 'train.log'}.",
+            "message": f"The training process stopped unexpectedly (exit code {code}); its log is "
+                       f"{(job_dir / 'train.log').relative_to(self.store.data_dir)} in the engine's data folder.",
             "param": None,
         }
         self.store.add_event(job_id, f"The job failed: {error['message']}", level="error")
         self._fail(job_id, error, ("running", "paused"))
+
+    def _record_pause(self, job: dict, result: dict) -> bool:
+        """Keep the checkpoint a paused job resumes from; False when there is none."""
+        checkpoint = result.get("checkpoint")
+        if not checkpoint or not Path(checkpoint).is_dir():
+            return False
+        options = json.loads(job["options_json"] or "{}")
+        options["resume_from"] = checkpoint
+        self.store.update_job(job["id"], options_json=json.dumps(options))
+        self.store.add_event(job["id"], f"The job is paused at step {result.get('step')}; resume it to continue.")
+        self.store.transition(job["id"], ("running", "paused"), status="paused")
+        return True
 
     def _succeed(self, job: dict, result: dict, wall_seconds: float) -> None:
         job_id = job["id"]
@@ -378,15 +399,11 @@ class Scheduler:
     def _write_results(self, job_id: str) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow(RESULT_COLUMNS)
         for data in self.store.metrics(job_id):
-            writer.writerow([
-                int(data["step"]),
-                _num(data.get("train_loss")),
-                _num(data.get("train_mean_token_accuracy")),
-                _num(data.get("valid_loss")),
-                _num(data.get("valid_mean_token_accuracy")),
-            ])
+            record = StepMetrics.from_mapping(data)
+            if record is not None:
+                writer.writerow(record.result_row())
         content = buffer.getvalue().encode()
         file_id = new_id("file-")
         path = self.store.files_dir / file_id
@@ -394,9 +411,9 @@ class Scheduler:
         self.store.add_file(file_id, "step_metrics.csv", "fine-tune-results", len(content), path)
         return file_id
 
-    def _fail(self, job_id: str, error: dict, from_statuses: tuple[str, ...]) -> None:
-        self.store.transition(job_id, from_statuses, status="failed", error_json=json.dumps(error),
-                              finished_at=now(), estimated_finish=None)
+    def _fail(self, job_id: str, error: dict, from_statuses: tuple[str, ...]) -> bool:
+        return self.store.transition(job_id, from_statuses, status="failed", error_json=json.dumps(error),
+                                     finished_at=now(), estimated_finish=None)
 
     def _kill(self, process: subprocess.Popen) -> None:
         with contextlib.suppress(OSError):
@@ -404,10 +421,6 @@ class Scheduler:
                 os.killpg(process.pid, signal.SIGTERM)
             else:
                 process.terminate()
-
-
-def _num(value) -> str:
-    return "" if value is None else f"{float(value):.6g}"
 
 
 def _read_json(path: Path) -> dict | None:
@@ -418,7 +431,20 @@ def _read_json(path: Path) -> dict | None:
 
 
 def _is_our_worker(pid: int) -> bool:
+    """A training process of ours: a worker, or a job run under a launcher."""
     try:
-        return b"lib.engine.worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+    return b"lib.engine.worker" in command or b"lib.engine.training" in command
+
+
+def _kill_leftover(pid: int | None) -> None:
+    """The training process a dead engine left behind; a launcher's whole process group with it."""
+    if not pid or not _is_our_worker(pid):
+        return
+    with contextlib.suppress(OSError):
+        if os.getpgid(pid) == pid:  # started in its own group (a launcher): every rank goes too
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
 import sqlite3
 import string
 import threading
@@ -100,6 +101,14 @@ class Store:
                 (file_id, self._next_seq(db, "files"), now(), filename, purpose, size, str(path)),
             )
         return self.get_file(file_id)
+
+    def remove_partial_uploads(self) -> int:
+        """Delete uploads a killed engine left half-written (`files/.upload-*`); call only at the engine's start."""
+        removed = 0
+        for partial in self.files_dir.glob(".upload-*"):
+            partial.unlink(missing_ok=True)
+            removed += 1
+        return removed
 
     def get_file(self, file_id: str) -> dict | None:
         with self.connect() as db:
@@ -220,7 +229,9 @@ class Store:
             before_seq = None
             if after:
                 row = db.execute("SELECT seq FROM events WHERE id = ? AND job_id = ?", (after, job_id)).fetchone()
-                before_seq = row["seq"] if row else None
+                if row is None:  # an unknown cursor gives nothing, as every other list does
+                    return [], False
+                before_seq = row["seq"]
             sql = "SELECT * FROM events WHERE job_id = ?"
             args: list[Any] = [job_id]
             if before_seq is not None:
@@ -281,6 +292,20 @@ class Store:
     def delete_model(self, model_id: str) -> None:
         with self.connect() as db:
             db.execute("DELETE FROM models WHERE id = ?", (model_id,))
+
+    def remove_model_files(self, path: str) -> bool:
+        """Delete a deleted model's folder (adapter or whole model), unless another model still uses it.
+
+        The last checkpoint and the fine-tuned model share one folder. Only folders under jobs/ are removed.
+        """
+        folder = Path(path).resolve()
+        if not folder.is_relative_to(self.jobs_dir.resolve()) or folder == self.jobs_dir.resolve():
+            return False
+        with self.connect() as db:
+            if db.execute("SELECT 1 FROM models WHERE path = ?", (path,)).fetchone():
+                return False
+        shutil.rmtree(folder, ignore_errors=True)
+        return True
 
     # ---- speed -------------------------------------------------------------------------------
     def add_run(self, job_id: str, model: str, device: str, tokens: int, examples: int, steps: int,

@@ -100,7 +100,7 @@ def test_bad_chat_requests_are_400(engine_client):
     messages = [{"role": "user", "content": "hi"}]
     assert_openai_error(error_of(chat, model=TINY, messages=messages, temperature=3), 400, param="temperature")
     assert_openai_error(error_of(chat, model=TINY, messages=[]), 400, param="messages")
-    assert_openai_error(error_of(chat, model=TINY, messages=messages, n=2), 400, param="n")
+    assert_openai_error(error_of(chat, model=TINY, messages=messages, n=129), 400, param="n")  # OpenAI: 1-128
 
 
 def test_upload_needs_a_known_purpose_and_jsonl(engine_client, tmp_path):

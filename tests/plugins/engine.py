@@ -6,6 +6,7 @@ openai SDK exactly as a user drives OpenAI.
 - `engine_client`: an `openai.OpenAI` client for it (no retries, so status codes show as they are).
 - `start_engine` (function): a factory for engines of one's own (restart, limits), stopped at teardown.
 - `assert_openai_error(exc, status, code=..., param=...)`: the one check of OpenAI's error envelope.
+- `engine_in_process` (module): an engine in a thread of the test process (`.engine` is its `Engine`).
 - `write_jsonl`, `chat_examples(n)`: training files for the tiny model.
 """
 
@@ -63,7 +64,7 @@ def launch(data_dir: Path, *, api_key: str | None = None, prewarm: bool = True, 
     handle = ensure_running(port=port or free_port(), data_dir=data_dir, api_key=api_key, timeout=90,
                             prewarm=prewarm, extra_args=extra_args)
     assert handle.started, "a free port was already serving an engine"
-    return EngineServer(handle.base_url, api_key, Path(data_dir), handle)
+    return EngineServer(handle.base_url, handle.api_key, Path(data_dir), handle)
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +98,46 @@ def start_engine(tmp_path) -> Iterator:
     finally:
         for server in started:
             server.stop()
+
+
+@dataclass
+class InProcessEngine:
+    """An engine served from a thread of the test process, so a test can count what it did (tokens)."""
+
+    base_url: str
+    engine: Any  # lib.engine.server.Engine
+
+    def client(self, **kwargs):
+        from openai import OpenAI
+
+        kwargs.setdefault("max_retries", 0)
+        kwargs.setdefault("timeout", 120)
+        return OpenAI(base_url=self.base_url, api_key="none", **kwargs)
+
+
+@pytest.fixture(scope="module")
+def engine_in_process(tmp_path_factory) -> Iterator[InProcessEngine]:
+    """One engine (no key, no training process kept warm, at most 4 chat requests in) in this process."""
+    import threading
+
+    import uvicorn
+
+    from lib.engine.server import Settings, create_app
+
+    app = create_app(Settings(data_dir=tmp_path_factory.mktemp("engine-in-process"), prewarm=False,
+                              max_waiting_chats=4))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="test-engine", daemon=True)
+    thread.start()
+    while not server.started:
+        assert thread.is_alive(), "the in-process engine did not start"
+        thread.join(0.05)
+    try:
+        yield InProcessEngine(f"http://127.0.0.1:{port}/v1", app.state.engine)
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 def chat_examples(n: int = 10, *, elements: list[str] | None = None) -> list[dict]:
