@@ -22,14 +22,17 @@ import copy
 import datetime as dt
 import hashlib
 import importlib
-import inspect
 import os
 from collections.abc import Mapping
 from dataclasses import InitVar, asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from lib import errors
+from lib import errors, lifecycle, paths, pricing
+from lib.engine import process as engine_process
+from lib.engine.models import DEFAULT_MODEL
+from lib.engine.process import EngineNotProven
+from lib.engine.protocol import THIS_COMPUTER, TRAINING_TIME_PATH
 
 if TYPE_CHECKING:
     import openai
@@ -53,13 +56,20 @@ __all__ = [
     "LOCAL_HOST",
     "LOCAL_PORT",
     "local_engine_handle",
+    "training_time",
+    "on_this_computer",
+    "LOCAL_DEFAULT_MODEL",
+    "start_own_engine",
+    "untrusted_local_engine",
 ]
 
-Kind = Literal["local", "openai", "azure", "url"]
+Kind = Literal["local", "openai", "azure", "url", "together"]
 
 LOCAL_HOST = "127.0.0.1"
 LOCAL_PORT = 8765
 LOCAL_TIMEOUT = 600.0  # seconds: generation on 2 CPU cores, queued behind other requests
+LOCAL_DEFAULT_MODEL = DEFAULT_MODEL  # what the local engine trains and answers with unless told otherwise
+TRAINING_TIME_TIMEOUT = 120.0  # seconds: the engine may first measure its speed (about 20 s on 2 cores)
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 # Azure OpenAI data-plane API version: GA, and later than 2024-08-01-preview, which job events and
 # checkpoints need (reference §4, MicrosoftDocs azure-ai-docs fine-tuning-python.md).
@@ -125,6 +135,7 @@ class ProviderConfig:
 
     def __post_init__(self, api_key: str | None) -> None:
         _set_secret(self, api_key)
+        _load_plugins()
         if self.kind not in PROVIDERS:
             known = ", ".join(PROVIDERS)
             raise ValueError(f"Unknown provider {self.kind!r}: choose one of {known}.")
@@ -277,6 +288,7 @@ def register(provider: Provider) -> Provider:
 
 
 def get_provider(kind: str) -> Provider:
+    _load_plugins()
     try:
         return PROVIDERS[kind]
     except KeyError:
@@ -306,40 +318,47 @@ class LocalProvider(Provider):
 
     def __init__(self) -> None:
         self.handles: dict[tuple[str, int], Any] = {}
+        # The port of the studio's own engine: LOCAL_PORT, or a free one when the user chose to start it
+        # elsewhere because something else answers on LOCAL_PORT (`start_own_engine`).
+        self.port: int | None = None
 
     def address(self, config: ProviderConfig) -> str:
-        return config.base_url or f"http://{LOCAL_HOST}:{LOCAL_PORT}/v1"
+        return config.base_url or f"http://{LOCAL_HOST}:{self.port or LOCAL_PORT}/v1"
 
     def base_url(self, config: ProviderConfig) -> str:
         """The engine's /v1 address: the configured one, else one `ensure_running` answers for."""
+        return self.engine(config)[0]
+
+    def engine(self, config: ProviderConfig) -> tuple[str, str | None]:
+        """(the /v1 address, the key to send there). An engine the user configured by URL gets the key
+        configured with it; otherwise only the engine this app started (and can prove it started) is
+        used, with the key the app generated for it. Raises `UntrustedEngine` when something else answers."""
         if config.base_url:
-            return _with_v1(config.base_url)
-        process = _engine_process()
-        if process is None:
-            return _with_v1(f"http://{LOCAL_HOST}:{LOCAL_PORT}")
+            return _with_v1(config.base_url), config.api_key
+        port = self.port or LOCAL_PORT
         try:
-            handle = _call_with_supported(
-                process.ensure_running,
-                host=LOCAL_HOST,
-                port=LOCAL_PORT,
-                data_dir=_engine_dir(),
-                api_key=config.api_key,
+            handle = engine_process.ensure_running(
+                host=LOCAL_HOST, port=port, data_dir=paths.engine_dir()
             )
+        except EngineNotProven as exc:
+            raise _untrusted(exc) from None
         except Exception as exc:  # the engine's own failure, reported in plain words
             raise errors.ConnectionFailed(
                 f"The local engine did not start ({errors.scrub(str(exc)) or type(exc).__name__}). "
                 "Start it yourself with `python -m lib engine` and try again."
             ) from exc
-        if getattr(handle, "started", False) and (LOCAL_HOST, LOCAL_PORT) not in self.handles:
+        if getattr(handle, "started", False) and self.handles.get((LOCAL_HOST, port)) is not handle:
             atexit.register(handle.stop)  # the app stops the engine it started, and only that one
-        self.handles[(LOCAL_HOST, LOCAL_PORT)] = handle
-        return _with_v1(str(getattr(handle, "base_url", f"http://{LOCAL_HOST}:{LOCAL_PORT}")))
+        self.handles[(LOCAL_HOST, port)] = handle
+        address = _with_v1(str(getattr(handle, "base_url", f"http://{LOCAL_HOST}:{port}")))
+        return address, getattr(handle, "api_key", None)
 
     def make_client(self, config: ProviderConfig) -> openai.OpenAI:
         # The engine answers one chat at a time on a CPU: a reply queued behind another may wait minutes.
         if config.timeout < LOCAL_TIMEOUT:
             config = ProviderConfig.from_dict({**config.to_dict(), "timeout": LOCAL_TIMEOUT}, api_key=config.api_key)
-        return _openai_client(config, base_url=self.base_url(config), api_key=config.api_key)
+        base_url, api_key = self.engine(config)
+        return _openai_client(config, base_url=base_url, api_key=api_key)
 
     def trainable_models(
         self, config: ProviderConfig, today: dt.date, client: openai.OpenAI | None = None
@@ -358,7 +377,8 @@ class OpenAIProvider(Provider):
     label = "OpenAI"
     help = (
         "OpenAI's hosted fine-tuning. OpenAI is winding it down: no new users since 2026-05-07, "
-        "no new jobs for anyone from 2027-01-06."
+        "no new jobs for anyone from 2027-01-06; gpt-4o / gpt-4.1 models and their fine-tunes stop answering "
+        "on 2027-01-14."
     )
     needs_key = True
     can_pause = True
@@ -381,17 +401,17 @@ class OpenAIProvider(Provider):
         self, config: ProviderConfig, today: dt.date, client: openai.OpenAI | None = None
     ) -> list[TrainableModel]:
         found = []
-        for info in _price_rows():
-            if getattr(info, "provider", "openai") != "openai" or getattr(info, "hidden", False):
+        for info in pricing.MODELS.values():
+            if info.provider != "openai" or info.hidden:
                 continue
-            methods = tuple(getattr(info, "methods", ()) or ())
+            methods = tuple(info.methods)
             if not methods:
                 continue  # listed in the price table only so that old ft: ids resolve
-            ok, reason = _trainable(info.id, today)
+            ok, reason = pricing.trainable(info.id, today)
             launchable = tuple(m for m in methods if m in LAUNCHABLE_METHODS)
             if ok and not launchable:
                 ok, reason = False, f"{info.id} offers only {', '.join(methods)} fine-tuning, which the studio does not launch."
-            found.append(TrainableModel(info.id, ok, reason, getattr(info, "label", info.id), launchable))
+            found.append(TrainableModel(info.id, ok, reason, info.label, launchable))
         return sorted(found, key=lambda m: (not m.trainable, m.id))
 
     def config_from_env(self, env: Mapping[str, str]) -> ProviderConfig:
@@ -412,7 +432,10 @@ AZURE_TRAINABLE: dict[str, str] = {
 class AzureProvider(Provider):
     kind = "azure"
     label = "Azure OpenAI"
-    help = "Microsoft's hosted OpenAI models; still fine-tunes. Fine-tuned models must be deployed in Azure to answer."
+    help = (
+        "Microsoft's hosted OpenAI models. Fine-tuned models must be deployed in Azure to answer. "
+        + lifecycle.AZURE_CAVEAT
+    )
     needs_key = True
     can_pause = True
 
@@ -455,18 +478,14 @@ class AzureProvider(Provider):
     def trainable_models(
         self, config: ProviderConfig, today: dt.date, client: openai.OpenAI | None = None
     ) -> list[TrainableModel]:
-        rows = [info for info in _price_rows() if getattr(info, "azure_trains", False)]
-        if not rows:
-            return [
-                TrainableModel(model_id, True, f"Azure OpenAI fine-tunes it in {regions}.", model_id)
-                for model_id, regions in AZURE_TRAINABLE.items()
-            ]
         found = []
-        for info in rows:
-            methods = tuple(m for m in (getattr(info, "methods", ()) or ()) if m in LAUNCHABLE_METHODS)
+        for info in (info for info in pricing.MODELS.values() if info.azure_trains):
+            methods = tuple(m for m in info.methods if m in LAUNCHABLE_METHODS)
             regions = AZURE_TRAINABLE.get(info.id, "North Central US, Sweden Central")
             if methods:
-                found.append(TrainableModel(info.id, True, f"Azure OpenAI fine-tunes it in {regions}.", info.label, methods))
+                found.append(TrainableModel(
+                    info.id, True, f"{lifecycle.azure_reason(info.id)} Regions: {regions}.", info.label, methods
+                ))
             else:
                 found.append(TrainableModel(
                     info.id, False, "Azure offers only reinforcement fine-tuning for it, which the studio does not launch.",
@@ -510,6 +529,15 @@ class URLProvider(Provider):
 
 for _provider in (LocalProvider(), OpenAIProvider(), AzureProvider(), URLProvider()):
     register(_provider)
+
+# Providers kept in modules of their own, which register themselves the way an outside one would.
+# They import this module, so they are loaded on first use, not while this module loads (no import cycle).
+PLUGINS = ("lib.together",)
+
+
+def _load_plugins() -> None:
+    for name in PLUGINS:
+        importlib.import_module(name)  # once: later calls find it in sys.modules
 
 
 # --- the public functions -------------------------------------------------------------------------
@@ -573,8 +601,42 @@ test_connection.__test__ = False  # type: ignore[attr-defined]  # not a pytest t
 def local_engine_handle() -> Any:
     """The `EngineHandle` of the local engine `make_client` found or started (None before that);
     `.started` says whether this process started it, `.stop()` stops only that one."""
-    handles = getattr(PROVIDERS.get("local"), "handles", {})
-    return handles.get((LOCAL_HOST, LOCAL_PORT))
+    local = PROVIDERS["local"]
+    return local.handles.get((LOCAL_HOST, getattr(local, "port", None) or LOCAL_PORT))
+
+
+def _untrusted(exc: EngineNotProven) -> errors.UntrustedEngine:
+    return errors.UntrustedEngine(
+        f"{exc} If it is yours, choose “Trust it for this session” in the sidebar (or set FTS_ENGINE_URL); "
+        "otherwise start the studio's own engine on another port.",
+        address=exc.root_url,
+    )
+
+
+def untrusted_local_engine(config: ProviderConfig) -> errors.UntrustedEngine | None:
+    """What answers where the studio's own engine should be, when it cannot prove it is that engine
+    (None when the engine is set by URL, is the one this app started, or nothing answers). Starts
+    nothing and sends no key: the sidebar asks the user what to do with it."""
+    if config.kind != "local" or config.base_url:
+        return None
+    local = PROVIDERS["local"]
+    port = local.port or LOCAL_PORT
+    handle = local.handles.get((LOCAL_HOST, port))
+    if handle is not None and getattr(handle, "running", lambda: False)():
+        return None
+    root = f"http://{LOCAL_HOST}:{port}"
+    what = engine_process.what_answers(root)
+    if what is None:
+        return None
+    return _untrusted(EngineNotProven(root, what))
+
+
+def start_own_engine() -> str:
+    """Start the studio's own engine on a free port, for when something else answers on the default one
+    (the user chose not to trust it); every later local client uses it. Returns its /v1 address."""
+    local = PROVIDERS["local"]
+    local.port = engine_process.free_port(LOCAL_HOST)
+    return local.base_url(ProviderConfig(kind="local"))
 
 
 def model_for_inference(config: ProviderConfig, model_id: str) -> str:
@@ -599,37 +661,35 @@ def trainable_models(
         raise errors.translate(exc) from exc
 
 
+def on_this_computer(config: ProviderConfig) -> bool:
+    """Whether the provider runs on this computer (the local engine at its usual address, say)."""
+    return (urlsplit(config.provider.address(config)).hostname or "").lower() in THIS_COMPUTER
+
+
+def training_time(
+    config: ProviderConfig, *, model: str, tokens: int, examples: int, epochs: int | str = "auto",
+    calibrate: bool = False, client: openai.OpenAI | None = None,
+) -> dict[str, Any]:
+    """How long a job would take on the engine `config` reaches (a team's GPU engine, or this computer's).
+
+    Asks that engine over HTTP (`GET /v1/engine/estimate`), as every page reaches the engine, so the
+    figure is the speed of the machine that will train. Returns the engine's answer: {"seconds" (None
+    when not measured yet), "tokens_per_second", "basis", "epochs", "model"}. `calibrate` lets the
+    engine measure its speed first (about 20 s, once). Raises `StudioError` when it does not answer.
+    """
+    if config.kind != "local":
+        raise errors.NotSupported(f"{config.describe()} does not say how long training takes.")
+    client = (client or make_client(config)).with_options(
+        max_retries=0, timeout=TRAINING_TIME_TIMEOUT if calibrate else config.timeout)
+    params = {"model": model, "tokens": tokens, "examples": examples, "epochs": epochs,
+              "calibrate": "true" if calibrate else "false"}
+    try:
+        return client.get(TRAINING_TIME_PATH.removeprefix("/v1"), cast_to=dict, options={"params": params})
+    except Exception as exc:
+        raise errors.translate(exc) from exc
+
+
 # --- helpers --------------------------------------------------------------------------------------
-
-
-def _engine_process() -> Any:
-    """`lib.engine.process` (the engine's start/stop helper), or None where the engine is not installed."""
-    try:
-        return importlib.import_module("lib.engine.process")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("lib.engine", "lib.engine.process"):
-            return None
-        raise errors.ConnectionFailed(
-            f"The local engine cannot start here: {exc}. Install its requirements "
-            "(pip install -r requirements.txt -r requirements-model.txt) and try again."
-        ) from exc
-
-
-def _engine_dir() -> Any:
-    from lib import paths
-
-    return paths.engine_dir()
-
-
-def _call_with_supported(function: Any, **kwargs: Any) -> Any:
-    """Call with the keyword arguments `function` accepts (the engine helper's signature may grow)."""
-    try:
-        params = inspect.signature(function).parameters
-    except (TypeError, ValueError):
-        return function(**kwargs)
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return function(**kwargs)
-    return function(**{k: v for k, v in kwargs.items() if k in params})
 
 
 def _listed_models(
@@ -646,39 +706,11 @@ def _listed_models(
         trainable = extra.get("fine_tunable", extra.get("trainable"))
         label = str(extra.get("label") or extra.get("description") or "")
         why = str(extra.get("reason") or reason)
-        info = _model_info(model_id)
+        info = pricing.model_info(model_id)
         if not label and info is not None:
-            label = getattr(info, "label", "") or ""
+            label = info.label
         if "random" in model_id and not label:
             label = "tiny random test model: trains in seconds, answers nonsense"
         listed = tuple(m for m in (extra.get("methods") or methods) if m in LAUNCHABLE_METHODS)
         found.append(TrainableModel(model_id, trainable is not False, why, label or model_id, listed))
     return sorted(found, key=lambda m: (not m.trainable, m.id))
-
-
-def _pricing() -> Any:
-    try:
-        return importlib.import_module("lib.pricing")
-    except ImportError:
-        return None
-
-
-def _model_info(model_id: str) -> Any:
-    lookup = getattr(_pricing(), "model_info", None)
-    try:
-        return lookup(model_id) if lookup else None
-    except (KeyError, ValueError):
-        return None
-
-
-def _price_rows() -> list[Any]:
-    pricing = _pricing()
-    return list(getattr(pricing, "MODELS", {}).values()) if pricing is not None else []
-
-
-def _trainable(model_id: str, today: dt.date) -> tuple[bool, str]:
-    check = getattr(_pricing(), "trainable", None)
-    if check is None:
-        return True, ""
-    ok, reason = check(model_id, today)
-    return bool(ok), str(reason)

@@ -19,9 +19,10 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +30,7 @@ from urllib.parse import quote, unquote
 
 from lib import paths
 from lib.dataset import Dataset
+from lib.dataset_check import row_digest
 
 MAX_VERSIONS = 50
 _TMP_SUFFIX = ".tmp"
@@ -90,6 +92,23 @@ def atomic_write_text(path: Path, text: str) -> None:
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def _locked(folder: Path) -> Iterator[None]:
+    """Hold the folder's lock file: two tabs, threads or processes saving one dataset take turns, so
+    each gets its own version number and no save overwrites another."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+b") as handle:  # one open file per caller: flock excludes threads too
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
 
 
 def _read_json(path: Path) -> Any:
@@ -193,7 +212,10 @@ class Workspace:
     def save(self, dataset: Dataset, note: str = "") -> Version:
         """Save a new version (or return the latest one when nothing changed); keeps the last 50."""
         folder = self._dir(dataset.name or "untitled")
-        folder.mkdir(parents=True, exist_ok=True)
+        with _locked(folder):
+            return self._save_locked(folder, dataset, note)
+
+    def _save_locked(self, folder: Path, dataset: Dataset, note: str) -> Version:
         self._clean_temp_files(folder)
         payload = _payload(dataset)
         digest = _digest(payload)
@@ -298,6 +320,17 @@ class Workspace:
         job_id = data.get(provider_kind) if isinstance(data, dict) else None
         return job_id if isinstance(job_id, str) and job_id else None
 
+    def remember_origin(self, name: str, origin: dict[str, Any]) -> None:
+        """Where a dataset came from (a hosted job and its original file ids), kept beside its versions
+        so the JSONL itself stays exactly the examples."""
+        folder = self._dir(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(folder / "origin.json", json.dumps(origin, ensure_ascii=False, indent=1))
+
+    def origin(self, name: str) -> dict[str, Any] | None:
+        data = _read_json(self._dir(name) / "origin.json")
+        return data if isinstance(data, dict) else None
+
     # the row-level helpers, reachable from a Workspace too
     @staticmethod
     def diff(old: Any, new: Any) -> list[RowChange]:
@@ -316,7 +349,7 @@ def _examples(value: Any) -> list[Any]:
 
 
 def _key(example: Any) -> str:
-    return json.dumps(example, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return row_digest(example)  # the canonical JSON's digest, remembered per example object
 
 
 def diff(old: Any, new: Any) -> list[RowChange]:

@@ -55,3 +55,39 @@ def test_presentation_mode_hides_the_sidebar(on_engine):
     at.toggle(key="presentation_mode").set_value(True).run()
     studio.assert_ok()
     assert not at.sidebar.selectbox  # no provider (or key) widgets on screen
+
+
+LINK = "[click](https://evil.example/)"
+IMAGE = "![x](https://evil.example/x.png)"
+
+
+def _markdown_on_screen(at) -> list[str]:
+    """Every element Streamlit draws as Markdown (markdown, captions, alerts) on this run."""
+    kinds = ("markdown", "caption", "info", "warning", "error", "success")
+    return [str(e.value) for kind in kinds for e in getattr(at, kind)]
+
+
+def test_links_and_images_in_prompts_replies_and_names_are_shown_as_text(studio):
+    from lib import dataset as ds
+    from lib.playground import BatchResult, Reply
+    from lib.workspace import Workspace
+
+    hostile = f"Tell me about Neon {LINK} {IMAGE}"
+    examples = [ds.make_example(f"Tell me about element {i}", "An answer") for i in range(10)]
+    data = ds.Dataset(name=f"Elle {LINK}", examples=examples, split=["train"] * 10, system_prompt=hostile)
+    examples[0]["messages"][0]["content"] = hostile
+    Workspace().save(data)
+    Workspace().set_current(data.name)
+    fresh = Studio()
+    fresh.page("dataset")
+    replies = [[Reply("Base", "m1", text=f"See {LINK}"), Reply(f"Tuned {LINK}", "m2", text=f"Look {IMAGE}")]]
+    batch = BatchResult([{"label": "Base", "model": "m1"}, {"label": f"Tuned {LINK}", "model": "m2"}], [hostile],
+                        replies)
+    fresh.at.session_state["batch_result"] = batch.to_dict()
+    fresh.at.session_state["batch_blind"] = False
+    fresh.page("playground")
+    shown = _markdown_on_screen(fresh.at)
+    assert any("click" in text for text in shown)  # the names and the prompt are on screen ...
+    for text in shown:  # ... as text: no Markdown link or image anywhere
+        assert LINK not in text and IMAGE not in text, text
+    assert f"See {LINK}" in fresh.texts("text") and f"Look {IMAGE}" in fresh.texts("text")

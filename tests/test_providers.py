@@ -7,7 +7,6 @@ import dataclasses
 import datetime as dt
 import json
 import pickle
-import sys
 import types
 
 import openai
@@ -169,6 +168,7 @@ def test_local_starts_the_engine_through_its_helper_when_no_address_is_set(monke
     class Handle:
         base_url = "http://127.0.0.1:8765"
         started = True
+        api_key = "key-from-the-engine-secret"
 
         def stop(self):
             calls.append("stop")
@@ -179,10 +179,12 @@ def test_local_starts_the_engine_through_its_helper_when_no_address_is_set(monke
 
     fake = types.ModuleType("lib.engine.process")
     fake.ensure_running = ensure_running
-    monkeypatch.setitem(sys.modules, "lib.engine.process", fake)
+    monkeypatch.setattr(providers, "engine_process", fake)
     client = make_client(ProviderConfig(kind="local", api_key="engine-key-1"))
     assert str(client.base_url) == "http://127.0.0.1:8765/v1/"
-    assert calls == [("127.0.0.1", 8765, str(studio_home / "engine"), "engine-key-1")]
+    # The engine it starts makes its own key from its secret; the key typed for another provider is not sent.
+    assert calls == [("127.0.0.1", 8765, str(studio_home / "engine"), None)]
+    assert client.api_key == "key-from-the-engine-secret"
     assert providers.local_engine_handle().started
 
 
@@ -193,7 +195,7 @@ def test_an_engine_that_will_not_start_is_a_plain_connection_failure(monkeypatch
         raise RuntimeError("port 8765 is taken by another program")
 
     fake.ensure_running = ensure_running
-    monkeypatch.setitem(sys.modules, "lib.engine.process", fake)
+    monkeypatch.setattr(providers, "engine_process", fake)
     result = test_connection(ProviderConfig(kind="local"))
     assert not result.ok and "did not start (port 8765 is taken" in result.message
     assert isinstance(result.error, errors.ConnectionFailed)
@@ -292,3 +294,45 @@ def test_local_trainable_models_come_from_the_engine(stub_api, stub_server):
     assert [m.id for m in found] == ["HuggingFaceTB/SmolLM2-135M-Instruct", "tiny-random-llama"]
     assert all(m.trainable for m in found)
     assert "tests only" in found[1].label
+
+
+def test_training_time_comes_from_the_configured_engine_not_this_computer(engine_in_process, studio_home):
+    # A team's engine (FTS_ENGINE_URL) has trained before; this computer's engine folder has never trained.
+    from lib.engine.models import DEFAULT_MODEL
+    from lib.engine.store import Store
+
+    Store(engine_in_process.engine.settings.data_dir).add_run(
+        "ftjob-team", DEFAULT_MODEL, "cuda:H100", tokens=100_000, examples=100, steps=100, seconds=10.0,
+        overhead_seconds=4.0)
+    config = providers.config_from_env("local", {"FTS_ENGINE_URL": engine_in_process.base_url})
+    guess = providers.training_time(config, model=DEFAULT_MODEL, tokens=870, examples=10, epochs=10)
+    assert guess["basis"] == "last 1 job" and guess["tokens_per_second"] == 10_000.0
+    assert guess["seconds"] == pytest.approx(4.0 + 8_700 / 10_000, abs=0.1)
+    assert not (studio_home / "engine" / "engine.sqlite3").exists()  # this computer's engine was never read
+
+
+def test_training_time_from_an_engine_that_does_not_answer_is_a_plain_error():
+    config = ProviderConfig(kind="local", base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(errors.StudioError) as caught:
+        providers.training_time(config, model="tiny-random-llama", tokens=10, examples=10)
+    assert "local engine" in caught.value.message
+    with pytest.raises(errors.NotSupported):
+        providers.training_time(ProviderConfig(kind="openai", api_key=SECRET), model="gpt-4.1-mini", tokens=1,
+                                examples=10)
+
+
+def test_a_key_typed_for_openai_never_reaches_whatever_answers_on_the_local_engines_port(fake_engine, monkeypatch):
+    monkeypatch.setattr(providers, "LOCAL_PORT", fake_engine.port)
+    monkeypatch.setattr(providers.engine_process, "_STARTED", {})
+    local = ProviderConfig(kind="local", api_key=SECRET)  # the key the user typed under OpenAI
+    with pytest.raises(errors.UntrustedEngine) as err:
+        make_client(local)
+    assert f"127.0.0.1:{fake_engine.port} and could not prove it is the studio's engine" in err.value.message
+    assert err.value.address == fake_engine.url
+    result = test_connection(local)
+    assert not result.ok and isinstance(result.error, errors.UntrustedEngine)
+    assert fake_engine.authorizations() == []
+    # Trusted by the user (by URL, for this session): it gets the key configured for it, and only that.
+    trusted = ProviderConfig(kind="local", base_url=fake_engine.url, api_key="engine-key-for-it")
+    assert test_connection(trusted).ok
+    assert fake_engine.authorizations() == ["Bearer engine-key-for-it"]

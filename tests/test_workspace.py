@@ -185,3 +185,51 @@ def test_atomic_write_fsyncs_file_and_folder(tmp_path, monkeypatch):
     assert json.loads((tmp_path / "f.json").read_text()) == {"a": 1}
     assert len(synced) == 2
     assert [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def _save_many(root: str, writer: int, count: int) -> None:
+    space = Workspace(root)
+    for n in range(count):
+        data = elle(n + 1)
+        data.examples[0] = make_example(f"Writer {writer}", f"Save {n}")  # every save differs
+        space.save(data, note=f"writer {writer} save {n}")
+
+
+def _assert_every_save_kept(space: Workspace, saves: int) -> None:
+    folder = space._dir("Elle limericks")
+    index = json.loads((folder / "index.json").read_text())
+    assert len(index["versions"]) == saves
+    assert len({e["note"] for e in index["versions"]}) == saves  # no save overwrote another
+    for entry in index["versions"]:
+        record = json.loads((folder / f"v{entry['id']:06d}.json").read_text())
+        assert (record["note"], record["sha256"]) == (entry["note"], entry["sha256"])
+
+
+def test_two_sessions_saving_the_same_dataset_from_threads_lose_no_version(tmp_path):
+    import threading
+
+    start = threading.Barrier(2)
+
+    def writer(n: int) -> None:
+        start.wait()
+        _save_many(str(tmp_path), n, 20)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    _assert_every_save_kept(Workspace(tmp_path), 40)
+
+
+def test_two_processes_saving_the_same_dataset_lose_no_version(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    processes = [context.Process(target=_save_many, args=(str(tmp_path), n, 10)) for n in range(2)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+    assert [p.exitcode for p in processes] == [0, 0]
+    _assert_every_save_kept(Workspace(tmp_path), 20)

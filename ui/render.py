@@ -35,7 +35,7 @@ def chat_bubbles(messages: list, *, split_limerick: bool = True) -> None:
         return
     for message in messages:
         if not isinstance(message, dict):
-            st.warning(f"Not a message: {str(message)[:80]}")
+            st.warning(f"Not a message: {escape(str(message)[:80])}")
             continue
         role = str(message.get("role", "?"))
         with st.chat_message(AVATARS.get(role, "user") if role in AVATARS else "user"):
