@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, Literal
 
-from lib import tokens
+from lib import lifecycle, tokens
 
 Provider = Literal["openai", "local"]
 Method = Literal["supervised", "dpo", "reinforcement"]
@@ -41,9 +41,10 @@ LIMIT_SOURCE = "OpenAI 'Fine-tuning best practices' token-limit table (c. mid-20
 DATES_SOURCE = "developers.openai.com/api/docs/deprecations (mirror 2026-06-27; notice 2026-10-14)"
 
 #: OpenAI's wind-down of self-serve fine-tuning (deprecations page, "Update to OpenAI's self-serve fine-tuning").
-NEW_ORGS_CUTOFF = date(2026, 5, 7)  # orgs that never fine-tuned can no longer create jobs
-INACTIVE_ORGS_CUTOFF = date(2026, 7, 2)  # orgs without fine-tuned inference in 60 days can no longer
-OPENAI_TRAINING_ENDS = date(2027, 1, 6)  # nobody can create new jobs from this day
+# The dates live in lib.lifecycle (one dated table with sources); named here for older callers.
+NEW_ORGS_CUTOFF = lifecycle.NEW_ORGS_CUTOFF  # orgs that never fine-tuned can no longer create jobs
+INACTIVE_ORGS_CUTOFF = lifecycle.INACTIVE_ORGS_CUTOFF  # orgs without fine-tuned inference in 60 days
+OPENAI_TRAINING_ENDS = lifecycle.OPENAI_TRAINING_ENDS  # nobody can create new jobs from this day
 
 # The Cookbook's epoch constants (Chat_finetuning_data_prep.ipynb).
 TARGET_EPOCHS = 3
@@ -89,7 +90,9 @@ class ModelInfo:
     token_limit: int | None = None  # per training example; longer ones are truncated from the end
     azure_token_limit: int | None = None
     context_window: int | None = None
-    azure_trains: bool = False  # Azure OpenAI lists it for fine-tuning (includes/fine-tune-models.md)
+    # Azure OpenAI lists it for fine-tuning (includes/fine-tune-models.md) — for existing customers only since
+    # the base models retired in 2026-10: see lib.lifecycle.AZURE_TRAINING and AZURE_CAVEAT.
+    azure_trains: bool = False
     chat: bool = True  # False: legacy prompt/completion models (davinci-002, babbage-002)
     shutdown: date | None = None  # the base model
     finetuned_shutdown: date | None = None  # its fine-tunes, where that differs (else = shutdown)
@@ -127,9 +130,9 @@ def _models(*rows: ModelInfo) -> dict[str, ModelInfo]:
     return {row.id: row for row in rows}
 
 
-_2027_01_14 = date(2027, 1, 14)  # gpt-4o / gpt-4.1 families and their fine-tunes (notice 2026-10-14)
-_2026_10_23 = date(2026, 10, 23)  # gpt-3.5-turbo-0125, gpt-4-0613, gpt-4.1-nano, o4-mini
-_2026_09_28 = date(2026, 9, 28)  # babbage-002, davinci-002, gpt-3.5-turbo-1106
+_2027_01_14 = lifecycle.GPT4O_GPT41_SHUTDOWN  # gpt-4o / gpt-4.1 families and their fine-tunes (notice 2026-10-14)
+_2026_10_23 = lifecycle.NANO_O4_SHUTDOWN  # gpt-3.5-turbo-0125, gpt-4-0613, gpt-4.1-nano, o4-mini
+_2026_09_28 = lifecycle.LEGACY_SHUTDOWN  # babbage-002, davinci-002, gpt-3.5-turbo-1106
 
 # Sources and dates, column by column (the rows repeat none of them):
 #   training_per_1m / training_per_hour, finetuned, finetuned_batch, finetuned_data_sharing, base:
@@ -196,7 +199,8 @@ MODELS: dict[str, ModelInfo] = _models(
         training_per_hour=100.00, finetuned=Prices(4.00, 1.00, 16.00),
         finetuned_data_sharing=Prices(2.00, 0.50, 8.00), finetuned_batch=Prices(2.00, 0.50, 8.00),
         base=Prices(1.10, 0.275, 4.40), token_limit=65_536, azure_trains=True, shutdown=_2026_10_23,
-        notes="Reinforcement fine-tuning only, billed $100 per training hour plus grader tokens; "
+        notes="Reinforcement fine-tuning only (gone with the model on 2026-10-23: OpenAI RFT has no model left), "
+        "billed $100 per training hour plus grader tokens; "
         "not estimable from the dataset's tokens. Token limit from Azure's table.",
     ),
     ModelInfo(
@@ -281,12 +285,12 @@ def trainable(model: str, today: date | None = None) -> tuple[bool, str]:
         )
         return False, (
             f"OpenAI shut down {info.id} on {info.shutdown.isoformat()}: no new jobs, and {fine_tunes}. "
-            "Azure OpenAI and the local engine still train."
+            + lifecycle.AZURE_CAVEAT
         )
     if today >= OPENAI_TRAINING_ENDS:
         return False, (
-            f"OpenAI stopped new fine-tuning jobs for everyone on {OPENAI_TRAINING_ENDS.isoformat()}; "
-            "Azure OpenAI and the local engine still train."
+            f"OpenAI stopped new fine-tuning jobs for everyone on {OPENAI_TRAINING_ENDS.isoformat()}. "
+            + lifecycle.AZURE_CAVEAT
         )
     until = info.training_until or OPENAI_TRAINING_ENDS
     last_day = (until - timedelta(days=1)).isoformat()
@@ -334,11 +338,11 @@ def alternatives(model: str, today: date | None = None, method: Method = "superv
         last_day = (row.training_until or OPENAI_TRAINING_ENDS) - timedelta(days=1)
         found.append(Alternative("openai", row.id, f"OpenAI still accepts jobs for {row.label} until {last_day}."))
     if info is not None and info.azure_trains and method in info.methods:
-        found.append(Alternative("azure", info.id, f"Azure OpenAI fine-tunes {info.label} ({AZURE_SOURCE})."))
+        found.append(Alternative("azure", info.id, f"{lifecycle.azure_reason(info.id)} ({AZURE_SOURCE})."))
     else:
         for azure in ("gpt-4.1-mini-2025-04-14", "gpt-4o-mini-2024-07-18"):
             if method in MODELS[azure].methods:
-                found.append(Alternative("azure", azure, f"Azure OpenAI fine-tunes {MODELS[azure].label}."))
+                found.append(Alternative("azure", azure, lifecycle.azure_reason(azure)))
     if own != LOCAL_DEFAULT_MODEL and method == "supervised":
         found.append(Alternative(
             "local", LOCAL_DEFAULT_MODEL,

@@ -209,8 +209,11 @@ def test_trainable_around_the_shutdown_dates(model, day, ok):
 def test_trainable_reasons_are_plain():
     assert pricing.trainable("gpt-4.1-mini", date(2027, 1, 6)) == (
         False,
-        "OpenAI stopped new fine-tuning jobs for everyone on 2027-01-06; "
-        "Azure OpenAI and the local engine still train.",
+        "OpenAI stopped new fine-tuning jobs for everyone on 2027-01-06. "
+        "Azure OpenAI trains fine-tuned gpt-4.1, gpt-4o and o4-mini no earlier than 2027-04 for existing "
+        "customers only; for anyone else training retired with the base models in 2026-10 "
+        "(Microsoft Learn, Azure OpenAI concepts-model-retirement-schedule (version of 2026-07-07)). "
+        "The local engine trains on this computer with no account.",
     )
     ok, reason = pricing.trainable("gpt-3.5-turbo", date(2026, 10, 23))
     assert not ok and "shut down gpt-3.5-turbo-0125 on 2026-10-23" in reason

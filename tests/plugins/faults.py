@@ -363,6 +363,8 @@ class StubAPI:
         self.validation_losses = validation_losses
         self.files: dict[str, dict[str, Any]] = {}
         self.jobs: dict[str, StubJob] = {}
+        self.retired: set[str] = set()  # models that answer 404 model_not_found (shut down)
+        self.chats: list[dict[str, Any]] = []
         self.requests: list[tuple[str, str, dict[str, list[str]]]] = []
         self._ids = itertools.count(1)
         self._clock = itertools.count(1_760_000_000, 2)
@@ -402,6 +404,12 @@ class StubAPI:
             ]})
         if method == "POST" and path == "/files":
             return self._json(200, self._upload(headers, body))
+        if method == "POST" and path == "/chat/completions":
+            return self._chat(json.loads(body or b"{}"))
+        match = re.fullmatch(r"/files/([^/]+)", path)
+        if method == "DELETE" and match:
+            self.files.pop(match.group(1))
+            return self._json(200, {"id": match.group(1), "object": "file", "deleted": True})
         match = re.fullmatch(r"/files/([^/]+)(/content)?", path)
         if method == "GET" and match:
             stored = self.files[match.group(1)]
@@ -432,6 +440,57 @@ class StubAPI:
             if action == "checkpoints" and method == "GET":
                 return self._json(200, self._page(list(reversed(stub.checkpoints)), one))
         return self._json(404, error_body(404, message=f"Unknown route {method} {path}"))
+
+    def seed_job(
+        self, model: str, training: bytes, validation: bytes | None = None, *, suffix: str | None = "limericks",
+        n_epochs: int = 3, batch_size: int = 1, learning_rate_multiplier: float = 1.8, created_at: int | None = None,
+    ) -> dict[str, Any]:
+        """A finished job of the past, as OpenAI lists it: its files, its recipe and its fine-tuned model."""
+        with self._lock:
+            train_id = self._store_file("training.jsonl", training)
+            valid_id = self._store_file("validation.jsonl", validation) if validation else None
+            job_id = f"ftjob-seed{next(self._ids)}"
+            hyper = {"n_epochs": n_epochs, "batch_size": batch_size, "learning_rate_multiplier": learning_rate_multiplier}
+            job = {
+                "id": job_id, "object": "fine_tuning.job", "created_at": created_at or next(self._clock), "error": None,
+                "fine_tuned_model": f"ft:{model}:stub-org:{suffix or ''}:{job_id[-6:]}", "finished_at": next(self._clock),
+                "hyperparameters": hyper, "model": model, "organization_id": "org-stub", "result_files": [],
+                "seed": 42, "status": "succeeded", "trained_tokens": 1000, "training_file": train_id,
+                "validation_file": valid_id, "suffix": suffix,
+                "method": {"type": "supervised", "supervised": {"hyperparameters": hyper}}, "metadata": None,
+            }
+            self.jobs[job_id] = StubJob(job)
+            return job
+
+    def _store_file(self, filename: str, content: bytes) -> str:
+        file_id = f"file-seed{next(self._ids)}"
+        self.files[file_id] = {"object": {
+            "id": file_id, "object": "file", "bytes": len(content), "created_at": next(self._clock),
+            "filename": filename, "purpose": "fine-tune", "status": "processed"}, "content": content}
+        return file_id
+
+    def _chat(self, params: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+        """A canned limerick from any model (streamed when asked); 404 model_not_found for retired ones."""
+        model = params.get("model", "")
+        self.chats.append(params)
+        if model in self.retired:
+            return self._json(404, error_body(404, code="model_not_found", message=(
+                f"The model `{model}` does not exist or you do not have access to it.")))
+        text = ("Strontium glows red in the night, / number thirty-eight burning bright, / "
+                "in fireworks it flies, / lighting up the skies, / a metal of festive delight.")
+        usage = {"prompt_tokens": 20, "completion_tokens": 30, "total_tokens": 50}
+        if not params.get("stream"):
+            return self._json(200, {"id": "chatcmpl-stub", "object": "chat.completion", "created": 0, "model": model,
+                                    "choices": [{"index": 0, "finish_reason": "stop",
+                                                 "message": {"role": "assistant", "content": text}}], "usage": usage})
+        chunks = []
+        for piece in (text[:40], text[40:]):
+            chunks.append({"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0, "model": model,
+                           "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+        chunks.append({"id": "chatcmpl-stub", "object": "chat.completion.chunk", "created": 0, "model": model,
+                       "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}], "usage": usage})
+        data = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+        return 200, {"content-type": "text/event-stream"}, data.encode()
 
     def _page(self, items: list[dict[str, Any]], params: dict[str, str]) -> dict[str, Any]:
         limit = int(params.get("limit", 20))
