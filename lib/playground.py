@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import math
 import os
 import queue
 import random
@@ -32,11 +31,14 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
-DEFAULT_SYSTEM_PROMPT = (
-    "Elle is a factual chatbot that answers questions about elements in the periodic table with a limerick"
-)
+from lib import errors, facts, limerick, pricing, providers, tokens
+from lib.dataset import DEFAULT_SYSTEM_PROMPT
+from lib.facts import is_contradiction
+
 DEFAULT_TEMPERATURE = 0.7
 DEFAULT_MAX_TOKENS = 256
+LOCAL_BATCH = 8
+"""Replies the local engine is asked for at once: it generates requests that arrive together as one batch."""
 MAX_RETRY_WAIT_S = 60.0
 """A service asking us to wait longer than this is treated as a failure for that reply, not a pause."""
 
@@ -62,14 +64,6 @@ __all__ = [
     "tally",
     "to_example",
 ]
-
-
-def _default_system_prompt() -> str:
-    try:
-        from lib.dataset import DEFAULT_SYSTEM_PROMPT as from_dataset
-    except Exception:
-        return DEFAULT_SYSTEM_PROMPT
-    return from_dataset
 
 
 # --------------------------------------------------------------------------- contenders
@@ -129,19 +123,13 @@ class Contender:
         if self.client is None:
             if self.provider is None:
                 raise ValueError(f"Contender {self.label!r} has neither a client nor a provider.")
-            from lib.providers import make_client
-
-            self.client = make_client(self.provider)
+            self.client = providers.make_client(self.provider)
         return self.client
 
     def inference_model(self) -> str:
         """The name the service expects (an Azure deployment, say), else the model id itself."""
         if self.provider is not None:
-            try:
-                from lib.providers import model_for_inference
-            except ImportError:
-                return self.model
-            return model_for_inference(self.provider, self.model) or self.model
+            return providers.model_for_inference(self.provider, self.model) or self.model
         return self.model
 
     def describe(self) -> dict[str, Any]:
@@ -284,7 +272,7 @@ class Reply:
         facts = self.checks.get("facts")
         if not isinstance(facts, dict):
             return None
-        return sum(1 for claim in facts.get("claims") or [] if _is_contradiction(claim))
+        return sum(1 for claim in facts.get("claims") or [] if is_contradiction(claim))
 
     @property
     def words(self) -> int:
@@ -316,149 +304,39 @@ class Reply:
         return cls(**known)
 
 
-_CONTRADICTED = {"contradicted", "wrong", "incorrect", "false", "contradiction", "mismatch"}
-
-
-def _is_contradiction(claim: Any) -> bool:
-    verdict = claim.get("verdict") if isinstance(claim, dict) else getattr(claim, "verdict", None)
-    return str(verdict or "").lower() in _CONTRADICTED
-
-
 def _run_checks(question: str, text: str) -> dict[str, Any]:
-    """Limerick form and fact checks of a reply, each only when its module is there and works."""
-    checks: dict[str, Any] = {}
+    """Limerick form and fact checks of a reply (the same checks the dataset gets)."""
     if not text.strip():
-        return checks
-    try:
-        from lib import limerick
-    except ImportError:
-        limerick = None
-    if limerick is not None:
-        with contextlib.suppress(Exception):
-            checks["limerick"] = limerick.check(text).to_dict()
-    try:
-        from lib import facts
-    except ImportError:
-        facts = None
-    if facts is not None:
-        with contextlib.suppress(Exception):
-            checks["facts"] = facts.check(question, text).to_dict()
-    return checks
+        return {}
+    return {"limerick": limerick.check(text).to_dict(), "facts": facts.check(question, text).to_dict()}
 
 
-def _plain_error(exc: BaseException) -> str:
-    """One line a non-programmer can act on: lib.errors when it is there, else the service's own message."""
-    try:
-        from lib.errors import translate
-    except ImportError:
-        translate = None
-    if translate is not None:
-        with contextlib.suppress(Exception):
-            message = translate(exc).message
-            if message:
-                return " ".join(str(message).split())
-    status = getattr(exc, "status_code", None)
-    body = getattr(exc, "body", None)
-    detail = ""
-    if isinstance(body, dict):
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
-        detail = str(inner.get("message") or "")
-    if not detail:
-        detail = str(exc) or type(exc).__name__
-    detail = " ".join(detail.split())
-    if status:
-        return f"The model service answered {status}: {detail}"
-    return detail
-
-
-_NOT_RETRIED_HERE = {"ConnectionFailed", "Timeout", "APIConnectionError", "APITimeoutError"}
+_NOT_RETRIED_HERE = {"ConnectionFailed", "Timeout"}
 """The SDK already retried these (its `max_retries`); retrying again only makes the user wait."""
-_FATAL = {"AuthError", "PermissionDenied", "TrainingNotAvailable", "NotFound", "ConnectionFailed", "MissingSetting",
-          "APIConnectionError", "AuthenticationError", "PermissionDeniedError", "NotFoundError"}
+_FATAL = {"AuthError", "PermissionDenied", "TrainingNotAvailable", "NotFound", "ConnectionFailed", "MissingSetting"}
 """Errors that will repeat for every prompt of a batch: the rest of that column fails at once."""
 
 
 def _retry_info(exc: BaseException) -> tuple[bool, float | None, bool]:
     """(worth retrying here?, seconds the service asked us to wait, will it fail the same way every time?)."""
-    retryable: bool | None = None
-    retry_after: float | None = None
-    kind = type(exc).__name__
-    try:
-        from lib.errors import translate
-    except ImportError:
-        translate = None
-    if translate is not None:
-        with contextlib.suppress(Exception):
-            studio_error = translate(exc)
-            kind = type(studio_error).__name__
-            retryable = bool(getattr(studio_error, "retryable", False))
-            value = getattr(studio_error, "retry_after", None)
-            retry_after = float(value) if isinstance(value, int | float) else None
-    status = getattr(exc, "status_code", None)
-    if retryable is None:
-        code = ""
-        body = getattr(exc, "body", None)
-        if isinstance(body, dict):
-            inner = body.get("error") if isinstance(body.get("error"), dict) else body
-            code = str(inner.get("code") or "")
-        retryable = (status in (408, 409, 429) or (isinstance(status, int) and status >= 500)) and (
-            code != "insufficient_quota"
-        )
-    if kind in _NOT_RETRIED_HERE:
-        retryable = False
-    if retry_after is None:
-        retry_after = getattr(exc, "retry_after", None)
-        if not isinstance(retry_after, int | float):
-            retry_after = _retry_after_header(getattr(getattr(exc, "response", None), "headers", None))
-    fatal = kind in _FATAL or status in (401, 403, 404)
-    return retryable, retry_after, fatal
-
-
-def _retry_after_header(headers: Any) -> float | None:
-    if not headers:
-        return None
-    with contextlib.suppress(Exception):
-        ms = headers.get("retry-after-ms")
-        if ms is not None:
-            return float(ms) / 1000
-    with contextlib.suppress(Exception):
-        value = headers.get("retry-after")
-        if value is not None:
-            return float(value)
-    return None
+    error = errors.translate(exc)
+    kind = type(error).__name__
+    retryable = error.retryable and kind not in _NOT_RETRIED_HERE
+    fatal = kind in _FATAL or getattr(exc, "status_code", None) in (401, 403, 404)
+    return retryable, error.retry_after, fatal
 
 
 # --------------------------------------------------------------------------- tokens and cost
 
 
-def _encoding_for(model: str) -> str:
-    with contextlib.suppress(Exception):
-        from lib.tokens import encoding_name_for_model
-
-        return encoding_name_for_model(model)
-    return "o200k_base"
-
-
 def _count_text_tokens(text: str, model: str) -> int:
-    """Tokens in a piece of text: lib.tokens (offline encodings), else tiktoken, else ~4 characters a token."""
-    with contextlib.suppress(Exception):
-        from lib.tokens import count_text
-
-        return int(count_text(text, _encoding_for(model)))
-    with contextlib.suppress(Exception):
-        import tiktoken
-
-        return len(tiktoken.get_encoding(_encoding_for(model)).encode(text, disallowed_special=()))
-    return max(1, math.ceil(len(text) / 4)) if text else 0
+    """Tokens in a piece of text, in the model's encoding (lib.tokens: offline encodings)."""
+    return tokens.count_text(text, tokens.encoding_name_for_model(model))
 
 
 def _count_prompt_tokens(messages: list[dict[str, str]], model: str) -> int:
     """The Cookbook's count: 3 per message, its strings, 3 for the reply primer."""
-    with contextlib.suppress(Exception):
-        from lib.tokens import count_messages
-
-        return int(count_messages(messages, _encoding_for(model)))
-    return sum(3 + _count_text_tokens(m["content"], model) for m in messages) + 3
+    return tokens.count_messages(messages, tokens.encoding_name_for_model(model))
 
 
 def _cost(contender: Contender, prompt_tokens: int | None, completion_tokens: int | None) -> float | None:
@@ -467,23 +345,15 @@ def _cost(contender: Contender, prompt_tokens: int | None, completion_tokens: in
         return 0.0
     if prompt_tokens is None or completion_tokens is None:
         return None
-    try:
-        from lib.pricing import inference_cost
-    except ImportError:
-        return None
-    names = [contender.price_model or contender.model]
-    base = names[0].split(":")[1] if names[0].startswith("ft:") and ":" in names[0][3:] else names[0]
-    with contextlib.suppress(Exception):
-        from lib.tokens import base_model  # also knows Azure's "<base>.ft-<hex>"
-
-        base = base_model(names[0])
-    if base and base != names[0]:
+    name = contender.price_model or contender.model
+    names = [name]
+    base = tokens.base_model(name)  # also knows Azure's "<base>.ft-<hex>"
+    if base and base != name:
         names.append(base)  # a fine-tuned id -> the base model's row, at fine-tuned prices
-    for name in names:
-        with contextlib.suppress(Exception):
-            cost = inference_cost(name, prompt_tokens, completion_tokens, fine_tuned=contender.is_fine_tuned)
-            if cost is not None:
-                return float(cost)
+    for candidate in names:
+        cost = pricing.inference_cost(candidate, prompt_tokens, completion_tokens, fine_tuned=contender.is_fine_tuned)
+        if cost is not None:
+            return float(cost)
     return None
 
 
@@ -607,7 +477,7 @@ def _call(
                 if stop is not None and stop.is_set():
                     return Reply(label=contender.label, model=contender.model, error="Stopped.", retries=retries)
                 continue
-            message = _plain_error(exc)
+            message = errors.one_line(exc)
             if fatal and on_fatal is not None:
                 on_fatal(message)
             return Reply(label=contender.label, model=contender.model, error=message, retries=retries)
@@ -691,7 +561,7 @@ def _result(future: Future, contender: Contender) -> Reply:
     try:
         return future.result()
     except Exception as exc:  # a bug in a check, say: still a reply, never a traceback
-        return Reply(label=contender.label, model=contender.model, error=_plain_error(exc))
+        return Reply(label=contender.label, model=contender.model, error=errors.one_line(exc))
 
 
 def draft_answer(
@@ -805,7 +675,8 @@ def run_batch(
     should_stop: Callable[[], bool] | None = None,
     checks: bool = True,
     sleep: Callable[[float], None] = time.sleep,
-    local_concurrency: int = 1,
+    local_concurrency: int = LOCAL_BATCH,
+    system_for: Callable[[str, str | None], str | None] | None = None,
 ) -> BatchResult:
     """Run every prompt through every contender, at most `concurrency` calls at a time.
 
@@ -815,8 +686,10 @@ def run_batch(
     fails the rest of that model's column at once instead of calling again.
     `progress(done, total)` runs on the calling thread after each reply. `should_stop()` is asked
     as replies arrive; when it says True the calls not started are skipped.
-    Calls to the local engine go `local_concurrency` at a time: it generates one reply at a time
-    behind a lock, so more would only queue there and run into the client's timeout.
+    Calls to the local engine go `local_concurrency` at a time, on top of `concurrency` calls to hosted
+    services: the engine batches requests that arrive together, so sending it several at once is what
+    makes a 20-prompt score or comparison quick; more than it batches would only wait in its queue.
+    `system_for(prompt, system)` gives a prompt its own system message (the facts card, say).
     """
     contenders = list(contenders)
     prompts = [str(p) for p in prompts]
@@ -824,7 +697,7 @@ def run_batch(
         raise ValueError("Choose at least one model to compare.")
     if not prompts:
         raise ValueError("The prompt set is empty.")
-    system = system_prompt if system_prompt is not None else _default_system_prompt()
+    system = system_prompt if system_prompt is not None else DEFAULT_SYSTEM_PROMPT
     params = _Params(temperature, max_tokens, seed)
     for contender in contenders:  # build clients once, before the threads share them
         with contextlib.suppress(Exception):
@@ -835,23 +708,26 @@ def run_batch(
     started = time.perf_counter()
 
     fatal: dict[int, str] = {}
-    local_slots = threading.BoundedSemaphore(max(1, int(local_concurrency)))
 
     def work(p: int, c: int) -> Reply:
-        local = contenders[c].is_local
-        with local_slots if local else contextlib.nullcontext():
-            if stop.is_set():
-                return Reply(label=contenders[c].label, model=contenders[c].model, error="Stopped.")
-            if c in fatal:  # the same error would come back: say it without calling again
-                return Reply(label=contenders[c].label, model=contenders[c].model, error=fatal[c])
-            messages = build_messages(contenders[c], system, prompts[p])
-            return _call(contenders[c], messages, params, question=prompts[p], stop=stop,
-                         max_retries=max_retries, backoff=backoff, sleep=sleep, checks=checks,
-                         on_fatal=lambda message: fatal.setdefault(c, message))
+        if stop.is_set():
+            return Reply(label=contenders[c].label, model=contenders[c].model, error="Stopped.")
+        if c in fatal:  # the same error would come back: say it without calling again
+            return Reply(label=contenders[c].label, model=contenders[c].model, error=fatal[c])
+        messages = build_messages(contenders[c], system_for(prompts[p], system) if system_for else system,
+                                  prompts[p])
+        return _call(contenders[c], messages, params, question=prompts[p], stop=stop,
+                     max_retries=max_retries, backoff=backoff, sleep=sleep, checks=checks,
+                     on_fatal=lambda message: fatal.setdefault(c, message))
 
     done = 0
-    pool = ThreadPoolExecutor(max_workers=max(1, int(concurrency)), thread_name_prefix="batch")
-    futures = {pool.submit(work, p, c): (p, c) for p in range(len(prompts)) for c in range(len(contenders))}
+    # One pool for the local engine and one for hosted services, so a call waiting for its turn on one
+    # never holds a thread the other could use.
+    local_pool = ThreadPoolExecutor(max_workers=max(1, int(local_concurrency)), thread_name_prefix="batch-local")
+    hosted_pool = ThreadPoolExecutor(max_workers=max(1, int(concurrency)), thread_name_prefix="batch")
+    pools = (local_pool, hosted_pool)
+    futures = {(local_pool if contenders[c].is_local else hosted_pool).submit(work, p, c): (p, c)
+               for p in range(len(prompts)) for c in range(len(contenders))}
     try:
         pending = set(futures)
         while pending:
@@ -866,9 +742,11 @@ def run_batch(
                 stop.set()
     except BaseException:
         stop.set()
-        pool.shutdown(wait=False, cancel_futures=True)
+        for pool in pools:
+            pool.shutdown(wait=False, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
+    for pool in pools:
+        pool.shutdown(wait=True)
     filled = [
         [r if r is not None else Reply(label=contenders[c].label, model=contenders[c].model, error="Stopped.")
          for c, r in enumerate(row)]

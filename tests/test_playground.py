@@ -7,7 +7,6 @@ these tests run the real `openai` client end to end, with known delays and scrip
 from __future__ import annotations
 
 import json
-import sys
 import threading
 import time
 import types
@@ -17,7 +16,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import openai
 import pytest
 
-import lib
 from lib import playground
 from lib.playground import BatchResult, Contender, Reply, Vote
 
@@ -152,8 +150,7 @@ def fake_pricing(monkeypatch):
 
     module = types.ModuleType("lib.pricing")
     module.inference_cost = inference_cost
-    monkeypatch.setitem(sys.modules, "lib.pricing", module)
-    monkeypatch.setattr(lib, "pricing", module, raising=False)
+    monkeypatch.setattr(playground, "pricing", module)
     return module
 
 
@@ -181,8 +178,7 @@ def fake_checks(monkeypatch):
     for name, check in (("limerick", limerick_check), ("facts", facts_check)):
         module = types.ModuleType(f"lib.{name}")
         module.check = check
-        monkeypatch.setitem(sys.modules, f"lib.{name}", module)
-        monkeypatch.setattr(lib, name, module, raising=False)
+        monkeypatch.setattr(playground, name, module)
 
 
 LIMERICK = ("There once was an element bright,\ncalled strontium, burning red light;\nwith number thirty-eight,\n"
@@ -399,12 +395,25 @@ def test_batch_keeps_concurrency_bounded_and_scores_every_reply(server, fake_che
     assert pair["b_win_rate"] == pytest.approx(7 / 8)
 
 
-def test_the_local_engine_gets_one_call_at_a_time(server):
-    # The engine generates behind one lock: more calls would only queue there and time out.
-    server.add("tiny-random-llama", "ok", delay=0.05)
-    batch = playground.run_batch([Contender("Local", "tiny-random-llama", client=server.client())],
-                                 [f"p{i}" for i in range(6)], concurrency=4)
-    assert batch.errors == 0 and server.max_in_flight == 1
+def test_the_local_engine_is_sent_what_it_can_batch_at_once(server):
+    # The engine batches requests that arrive together: base and fine-tuned, several prompts at a time,
+    # up to its batch size, whatever the hosted concurrency is.
+    server.add("tiny-random-llama", "ok", delay=0.2)
+    server.add("ft:tiny-random-llama:x", "ok", delay=0.2)
+    batch = playground.run_batch([Contender("Local", "tiny-random-llama", client=server.client()),
+                                  Contender("Tuned", "ft:tiny-random-llama:x", client=server.client())],
+                                 [f"p{i}" for i in range(11)], concurrency=1)
+    assert batch.errors == 0 and server.max_in_flight == playground.LOCAL_BATCH
+
+
+def test_hosted_calls_keep_their_own_limit_beside_the_local_engine(server):
+    server.add("gpt-test", "ok", delay=0.2)
+    server.add("tiny-random-llama", "ok", delay=0.2)
+    client = server.client()
+    batch = playground.run_batch([Contender("Hosted", "gpt-test", client=client, local=False),
+                                  Contender("Local", "tiny-random-llama", client=client, local=True)],
+                                 [f"p{i}" for i in range(12)], concurrency=2, local_concurrency=3)
+    assert batch.errors == 0 and server.max_in_flight == 5
 
 
 def test_batch_can_be_stopped_and_round_trips_through_json(server):

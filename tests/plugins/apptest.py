@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,15 @@ class Studio:
 
     def texts(self, kind: str) -> list[str]:
         return [str(e.value) for e in getattr(self.at, kind)]
+
+
+@pytest.fixture(autouse=True)
+def _stop_background_scoring() -> Iterator[None]:
+    """A job the Train page scores in the background must not go on asking the shared engine after its test."""
+    yield
+    scores = sys.modules.get("ui.train_scores")
+    if scores is not None:
+        scores.stop_all()
 
 
 @pytest.fixture

@@ -1,0 +1,109 @@
+"""`python -m lib score`: ask a model held-out prompts and count clean limericks, right and wrong facts.
+
+    python -m lib score ftjob-abc123 --provider local          # a job: its model, checkpoints and base model
+    python -m lib score tiny-random-llama --prompts sample_data/held_out_prompts.jsonl --json
+
+A job id scores the job's fine-tuned model, each checkpoint and the base model, and keeps the scores
+with the job (the Train page and the report show them). A model id scores that model alone.
+Never a traceback: one plain line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from lib.commands.common import (
+    CommandError,
+    add_provider_arguments,
+    plain,
+    progress_line,
+    provider_config,
+    stop_engines_we_started,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="A model id, or a fine-tuning job id (ftjob-…).")
+    parser.add_argument("--prompts", metavar="FILE",
+                        help="Held-out prompts: JSONL with \"prompt\", chat JSONL, or one prompt a line "
+                        "(default: questions about elements the sample dataset does not cover).")
+    parser.add_argument("--dataset", metavar="FILE",
+                        help="Without --prompts: ask about the elements this dataset does not cover "
+                        "(or its validation split).")
+    parser.add_argument("--count", type=int, default=20, metavar="N", help="How many default prompts (20).")
+    parser.add_argument("--base", action="store_true", help="With a model id: score the base model beside it.")
+    add_provider_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="Print the scores and every verdict as JSON.")
+
+
+def _prompts(args: argparse.Namespace) -> list[str]:
+    from lib import dataset, playground, scoring
+
+    if args.count < 1:
+        raise CommandError("--count must be at least 1.")
+    if args.prompts:
+        if not Path(args.prompts).is_file():
+            raise CommandError(f"No such prompt file: {args.prompts}")
+        return playground.load_prompts(Path(args.prompts))[: args.count]
+    source = Path(args.dataset) if args.dataset else Path(__file__).resolve().parents[2] / "sample_data" / "elements_limericks.jsonl"
+    if not source.is_file():
+        raise CommandError(f"No such dataset: {source}")
+    try:
+        data = dataset.load_file(source)
+    except dataset.ParseError as exc:
+        raise CommandError(f"{source.name}: {exc}") from exc
+    return scoring.held_out_prompts(data, args.count)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return _run(args)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # never a traceback
+        print(f"score: {plain(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        stop_engines_we_started()
+
+
+def _run(args: argparse.Namespace) -> int:
+    from lib import jobs, playground, scoring
+    from lib.providers import make_client
+
+    prompts = _prompts(args)
+    config = provider_config(args)
+    client = make_client(config)
+    if args.model.startswith("ftjob-"):
+        job = jobs.retrieve(client, args.model)
+        if job.status != "succeeded":
+            raise CommandError(f"Job {args.model} is {job.status}: only a job that succeeded has a model to score.")
+        result = scoring.score_job(config, job, prompts, progress=progress_line)
+        scoring.ScoreStore().save(result)
+        models = [result.final, *result.checkpoints, *([result.base] if result.base else [])]
+        advice = result.advice()
+    else:
+        contenders = [playground.Contender(label=args.model, model=args.model, client=client, provider=config)]
+        if args.base:
+            raise CommandError("--base needs a job id (the job knows its base model); give two model ids to "
+                               "`python -m lib compare` instead.")
+        models = scoring.score_models(contenders, prompts, progress=progress_line)
+        advice = None
+    if all(m.errors == m.n for m in models):
+        first = next(r.error for r in models[0].replies if r.error)
+        raise CommandError(f"{models[0].label} answered none of the prompts: {first}")
+    if args.json:
+        print(json.dumps({"prompts": prompts, "scores": [{**m.to_dict(), "headline": m.headline(),
+                                                           "points": round(m.points, 4)} for m in models],
+                          "advice": advice}, indent=2, ensure_ascii=False))
+    else:
+        width = max(len(m.label) for m in models)
+        for m in models:
+            print(f"{m.label.ljust(width)}  {m.headline()}")
+        if advice:
+            print()
+            print(advice)
+    return 0
