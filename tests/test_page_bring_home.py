@@ -76,3 +76,47 @@ def test_the_panel_lists_the_fine_tunes_loudest_and_explains_a_deleted_file(host
     assert any(f"The training file {hosted['training_file']} can no longer be downloaded" in t
                for t in studio.texts("error"))
     assert [u for u in at.get("file_uploader") if u.proto.id and "train_home_file" in u.proto.id]
+
+
+def test_compare_side_by_side_asks_each_column_on_its_own_provider(hosted, stub_api, stub_server):
+    """The pair "Compare both side by side" sets: each column names its provider with a readable address
+    (no backslashes in the link) and asks its own model there."""
+    from lib import providers
+
+    other = stub_server.url.replace("127.0.0.1", "localhost")
+    pair = [("Hosted", hosted["fine_tuned_model"], providers.config_from_env("url", base_url=stub_server.url,
+                                                                            api_key=KEY)),
+            ("Local (home)", "ft:tiny-random-llama:local:home:abc", providers.config_from_env(
+                "url", base_url=other, api_key=KEY))]
+    studio = Studio()
+    studio.at.session_state["playground_pair"] = pair
+    at = studio.page("playground")
+    heads = [m.value for m in at.markdown if m.value.startswith("**Hosted**") or m.value.startswith("**Local")]
+    assert heads == [f"**Hosted** · the server at {stub_server.url}", f"**Local \\(home\\)** · the server at {other}"]
+    at.button(key="playground_run").click().run()
+    studio.assert_ok()
+    assert sorted(c["model"] for c in stub_api.chats) == sorted([hosted["fine_tuned_model"],
+                                                                 "ft:tiny-random-llama:local:home:abc"])
+    assert not studio.texts("error")
+
+
+def test_an_answer_with_no_visible_text_says_so(hosted, stub_api, stub_server, monkeypatch):
+    """A tiny or half-trained model can answer only line breaks: the column says so instead of staying blank."""
+    from lib import providers
+
+    def blank(params):
+        stub_api.chats.append(params)
+        return stub_api._json(200, {"id": "c", "object": "chat.completion", "created": 0, "model": params["model"],
+                                    "choices": [{"index": 0, "finish_reason": "length",
+                                                 "message": {"role": "assistant", "content": "\n \n"}}],
+                                    "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}})
+
+    monkeypatch.setattr(stub_api, "_chat", blank)
+    config = providers.config_from_env("url", base_url=stub_server.url, api_key=KEY)
+    studio = Studio()
+    studio.at.session_state["playground_pair"] = [("Local (home)", "ft:tiny-random-llama:local:home:abc", config)]
+    at = studio.page("playground")
+    at.button(key="playground_run").click().run()
+    studio.assert_ok()
+    assert stub_api.chats, "the column was not asked"
+    assert "The model answered with no visible text (only spaces or line breaks)." in studio.texts("caption")

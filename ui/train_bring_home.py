@@ -37,6 +37,7 @@ def _launch(config: providers.ProviderConfig, hosted: bring_home.HostedFineTune,
     st.session_state[state.BRING_HOME].update(
         missing=None, job_id=result.local_job_id, hosted=hosted.to_dict(), recipe=result.recipe.explain(),
         dataset=result.dataset_name, version=result.version)
+    st.rerun()  # so the sidebar names the dataset just imported
 
 
 @st.fragment(run_every=2)
@@ -97,7 +98,7 @@ def render(config: providers.ProviderConfig) -> None:
             st.markdown(f"{text} — no shutdown announced")
     ids = [row["job_id"] for row in listed]
     by_id = {row["job_id"]: row for row in listed}
-    choice = st.selectbox("Which one", ids, key="train_home_job",
+    choice = st.selectbox("Fine-tune to bring home", ids, key="train_home_job",
                           format_func=lambda i: by_id[i]["fine_tuned_model"] or i)
     model = st.selectbox("Local model to train", LOCAL_MODELS, key="train_home_model",
                          help="SmolLM2-135M is a small open model that runs on this computer; the tiny random "
