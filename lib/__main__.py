@@ -17,6 +17,11 @@ COMMANDS: dict[str, str] = {
     "engine": "Start the local OpenAI-compatible fine-tuning engine.",
     "train": "Upload a dataset, launch a fine-tuning job and optionally wait for it.",
     "compare": "Run prompts through several models and write a report.",
+    "generate": "Draft new rows from a dataset's seeds with a chat model; only rows that pass every check count.",
+    "bring-home": "List hosted fine-tunes by shutdown date, or retrain one on the local engine.",
+    "sweep": "Train one dataset with several settings, score each model on held-out prompts, rank them.",
+    "score": "Score a model (or a job's model and checkpoints) on held-out prompts: limerick form and facts.",
+    "export": "Download a fine-tuned model: LoRA adapter, merged Hugging Face folder, GGUF or Ollama.",
 }
 
 
@@ -29,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, help_text in COMMANDS.items():
         command_parser = sub.add_parser(name, help=help_text, description=help_text)
         if name == wanted:
-            modules[name] = importlib.import_module(f"lib.commands.{name}")
+            modules[name] = importlib.import_module(f"lib.commands.{name.replace('-', '_')}")
             modules[name].add_arguments(command_parser)
     args = parser.parse_args(argv)
     if not args.command:

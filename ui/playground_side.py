@@ -7,9 +7,10 @@ import dataclasses
 import streamlit as st
 
 from lib import dataset as ds
-from lib import engine, providers
+from lib import facts as facts_check
+from lib import lifecycle, providers
 from lib import playground as pg
-from ui import render, state
+from ui import export_panel, render, state
 
 KINDS = {
     "finetuned": "Fine-tuned model (latest job)",
@@ -37,11 +38,24 @@ def base_model_of(model: str | None, models: list[str], config: providers.Provid
             if candidate.endswith(stem) or candidate.split("/")[-1] == stem:
                 return candidate
     if config.kind == "local":
-        return engine.DEFAULT_MODEL
+        return providers.LOCAL_DEFAULT_MODEL
     return next((m for m in models if not m.startswith("ft:")), models[0] if models else "")
 
 
 def contender_settings(index: int, models: list[str], config: providers.ProviderConfig) -> pg.Contender | None:
+    pair = st.session_state.get(state.PLAYGROUND_PAIR)  # set by "Bring a fine-tune home": each names its provider
+    if pair and index < len(pair):
+        label, model, provider = pair[index]
+        # Unescaped, as on the Train page: an escaped address shows its backslashes in the link.
+        st.markdown(f"**{render.escape(label)}** · {provider.describe()}")
+        st.caption(render.escape(model))
+        notice = lifecycle.stop_notice(model)
+        if notice:
+            st.warning(notice, icon=":material/event_busy:")
+        if st.button("Back to the sidebar's provider", key=f"playground_pair_clear_{index}"):
+            st.session_state.pop(state.PLAYGROUND_PAIR, None)
+            st.rerun()
+        return pg.Contender(label=label, model=model, provider=provider)
     latest = st.session_state.get(state.LATEST_MODEL)
     defaults = ["base", "finetuned" if latest else "fewshot", "fewshot"]
     kind = st.selectbox(f"Column {index + 1}", list(KINDS), format_func=KINDS.get, index=list(KINDS).index(
@@ -63,7 +77,12 @@ def contender_settings(index: int, models: list[str], config: providers.Provider
         options = models or [base]
         model = st.selectbox("Model", options, key=f"playground_model_{index}")
         label, shots = model.split(":")[-1] if model else "Model", []
-    st.caption(f"`{model}`")
+    st.caption(render.escape(model))
+    notice = lifecycle.stop_notice(model)
+    if notice:
+        st.warning(notice, icon=":material/event_busy:")
+    if model and model.startswith("ft:"):
+        export_panel.render_export(config, [model], key=f"playground_export_{index}")
     return pg.Contender(label=label, model=model, provider=config, few_shot=shots)
 
 
@@ -71,6 +90,8 @@ def _reply_footer(reply: pg.Reply, index: int) -> None:
     if reply.error:
         st.error(reply.error)
         return
+    if not reply.text.strip():  # a tiny or half-trained model can answer only spaces: say so, not a blank column
+        st.caption("The model answered with no visible text (only spaces or line breaks).")
     facts = (reply.checks.get("facts") or {}).get("claims") or []
     form = reply.checks.get("limerick") or {}
     cols = st.columns(3)
@@ -83,10 +104,10 @@ def _reply_footer(reply: pg.Reply, index: int) -> None:
         verdict = "a limerick" if form.get("is_limerick") else "not a limerick"
         st.caption(f"Form: {verdict} · score {form.get('score', 0)}/100 · rhyme {form.get('rhyme_scheme', '?')}")
         for problem in (form.get("problems") or [])[:3]:
-            st.caption(f"• {problem}")
+            st.caption(f"• {render.escape(str(problem))}")
     for claim in facts:
-        if claim.get("verdict") == "contradicted":
-            st.error(f"Wrong fact: “{claim.get('text')}” says {claim.get('property', '').replace('_', ' ')} "
+        if facts_check.is_contradiction(claim):
+            st.error(f"Wrong fact: “{render.escape(str(claim.get('text')))}” says {claim.get('property', '').replace('_', ' ')} "
                      f"{claim.get('stated')}; it is {claim.get('actual')}.", icon=":material/fact_check:")
         elif claim.get("verdict") == "supported":
             st.caption(f"✓ {claim.get('property', '').replace('_', ' ')} {claim.get('stated')} is right")
@@ -94,7 +115,7 @@ def _reply_footer(reply: pg.Reply, index: int) -> None:
         text = st.text_area("Edit the answer first", reply.text, key=f"playground_send_text_{index}", height=150)
         if st.button("Add as a new example", key=f"playground_send_{index}"):
             data = state.dataset()
-            example = pg.to_example(st.session_state.get("playground_system"),
+            example = pg.to_example(st.session_state.get(state.PLAYGROUND_SYSTEM),
                                     st.session_state.get("playground_prompt", ""), text)
             state.set_dataset(dataclasses.replace(data, examples=[*data.examples, example],
                                                   split=[*data.splits(), "train"]),
@@ -112,14 +133,14 @@ def render_side_by_side(config: providers.ProviderConfig) -> None:
         with column:
             contenders.append(contender_settings(i, models, config))
     system = st.text_area("System prompt (for every column)", value=state.dataset().system_prompt or
-                          ds.DEFAULT_SYSTEM_PROMPT, key="playground_system", height=68)
+                          ds.DEFAULT_SYSTEM_PROMPT, key=state.PLAYGROUND_SYSTEM, height=68)
     prompt = st.text_input("Your question", value="Tell me about Strontium", key="playground_prompt")
     with st.expander("Sampling"):
         cols = st.columns(3)
-        temperature = cols[0].slider("Temperature", 0.0, 2.0, 0.0, 0.1, key="playground_temperature",
+        temperature = cols[0].slider("Temperature", 0.0, 2.0, 0.0, 0.1, key=state.PLAYGROUND_TEMPERATURE,
                                      help="0 gives the same answer every time.")
-        max_tokens = cols[1].number_input("Max tokens", 16, 4096, 120, key="playground_max_tokens")
-        seed = cols[2].number_input("Seed", 0, 2**31 - 1, 7, key="playground_seed")
+        max_tokens = cols[1].number_input("Max tokens", 16, 4096, 120, key=state.PLAYGROUND_MAX_TOKENS)
+        seed = cols[2].number_input("Seed", 0, 2**31 - 1, 7, key=state.PLAYGROUND_SEED)
     histories = st.session_state.setdefault(state.PLAYGROUND_HISTORY, {})
     left, right = st.columns([1, 4])
     run = left.button("Ask all", type="primary", key="playground_run", disabled=not prompt.strip())
@@ -127,7 +148,7 @@ def render_side_by_side(config: providers.ProviderConfig) -> None:
         st.session_state[state.PLAYGROUND_HISTORY] = {}
         st.session_state.pop(state.PLAYGROUND_REPLIES, None)
         st.rerun()
-    st.session_state["playground_contenders"] = contenders
+    st.session_state[state.PLAYGROUND_CONTENDERS] = contenders
     active = [(i, c) for i, c in enumerate(contenders) if c is not None]
     boxes = []
     for i, column in enumerate(columns):

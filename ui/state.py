@@ -12,37 +12,63 @@ from lib.workspace import Workspace
 
 # Shared state (not widgets)
 DATASET = "dataset"                # lib.dataset.Dataset: the current dataset
+CHECKER = "dataset_checker"        # lib.dataset_check.DatasetChecker: remembers rows and the copy index
+CHECK = "dataset_check"            # the latest lib.dataset_check.DatasetCheck (keyed by its .digest)
+VERSIONS = "dataset_versions_read"  # {(name, version id): Dataset}: saved versions already read (they never change)
 TABLE_VERSION = "table_version"    # bumps when the dataset changes from outside the table editor
 PROVIDER = "provider"              # lib.providers.ProviderConfig: the current provider (key kept in memory only)
 CONNECTION = "connection"          # last connection test result
 ESTIMATE = "estimate"              # last lib.pricing.Estimate shown on the Estimate page
-JOB_ID = "job_id"                  # the job the Train page monitors
 JOB_STATE = "job_state"            # serialisable monitor state, so monitoring resumes after a refresh
 LATEST_MODEL = "latest_model"      # the fine-tuned model of the latest succeeded job
+LATEST_MODEL_FROM = "latest_model_from"  # jobs whose model the monitor made LATEST_MODEL once (a choice made
+                                         # later, "Use this checkpoint" or a sweep's winner, then sticks)
+SWEEP_CURVES = "sweep_curves"      # {job id: {"rows": metrics rows, "final": bool}}: a sweep's overlaid curves
 PLAYGROUND_REPLIES = "playground_replies"
 PLAYGROUND_HISTORY = "playground_history"
 BATCH = "batch_result"
 VOTES = "batch_votes"
 PRESENTATION = "presentation_mode"
 NOTICE = "notice"                  # a one-off message shown after a rerun
-DRAFT = "dataset_draft"            # an example sent from the Playground to the Dataset page
+BRING_HOME = "bring_home"          # the Train page's bring-home panel: hosted jobs listed, the local job launched
+PLAYGROUND_PAIR = "playground_pair"  # [(label, model, ProviderConfig)]: columns that name their own provider
+GENERATED = "generate_last_run"    # the last Generate run: its estimate and what it really took
+EXPORTS = "exports"                # {(model, format, quant): lib.export.Export}: downloads being built
+
+# Widget keys one module draws and another reads
+TRAIN_SECTION = "train_section"            # the Train page's Launch / Monitor / History / Bring home control
+TRAIN_SECTION_NEXT = "train_section_next"  # set before a rerun: a widget's value cannot change once drawn
+PLAYGROUND_CONTENDERS = "playground_contenders"  # [playground.Contender | None]: the side-by-side columns
+PLAYGROUND_SYSTEM = "playground_system"          # the side-by-side settings, which the batch reuses
+PLAYGROUND_TEMPERATURE = "playground_temperature"
+PLAYGROUND_MAX_TOKENS = "playground_max_tokens"
+PLAYGROUND_SEED = "playground_seed"
 
 # Widget keys that outlive a page switch (they live in app.py's sidebar)
 PROVIDER_KIND = "sidebar_provider_kind"
-PROVIDER_KEY = "sidebar_api_key"
+PROVIDER_KEY = "sidebar_api_key"         # prefix: each provider kind has its own key widget (`provider_key`)
 PROVIDER_URL = "sidebar_base_url"
 AZURE_ENDPOINT = "sidebar_azure_endpoint"
 AZURE_VERSION = "sidebar_azure_api_version"
 
 
-SIDEBAR_WIDGETS = (PROVIDER_KIND, PROVIDER_KEY, PROVIDER_URL, AZURE_ENDPOINT, AZURE_VERSION)
+LOCAL_TRUSTED_URL = "local_trusted_url"  # an engine the user chose to trust for this session (not proven ours)
+
+
+SIDEBAR_WIDGETS = (PROVIDER_KIND, PROVIDER_URL, AZURE_ENDPOINT, AZURE_VERSION)
+
+
+def provider_key(kind: str) -> str:
+    """The widget holding the API key typed for provider `kind`: a key belongs to the provider it was
+    typed for, and is sent nowhere else (switching provider never carries it over)."""
+    return f"{PROVIDER_KEY}_{kind}"
 
 
 def keep_widget_values() -> None:
     """Streamlit forgets a widget's value when a run does not draw it (presentation mode hides the
-    sidebar); writing the values back keeps the provider choice alive."""
-    for key in SIDEBAR_WIDGETS:
-        if key in st.session_state:
+    sidebar, another provider hides this one's key); writing the values back keeps them alive."""
+    for key in list(st.session_state):
+        if key in SIDEBAR_WIDGETS or str(key).startswith(f"{PROVIDER_KEY}_"):
             st.session_state[key] = st.session_state[key]
 
 
@@ -78,7 +104,6 @@ def set_dataset(new: ds.Dataset, *, note: str = "", from_table: bool = False) ->
 
 def follow_job(config, monitor_state: dict) -> None:
     """Make the Train page follow this job, now and after a refresh or a restart."""
-    st.session_state[JOB_ID] = monitor_state["job_id"]
     st.session_state[JOB_STATE] = monitor_state
     workspace().remember_job(config.kind, monitor_state["job_id"])
 

@@ -7,9 +7,9 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from lib import charts, errors, jobs, providers
-from ui import render, state
-from ui.train_launch import NEXT_SECTION, show_error
+from lib import charts, errors, jobs, lifecycle, providers
+from ui import export_panel, pages, render, state, train_scores
+from ui.train_launch import show_error
 
 STEPS = ["validating_files", "queued", "running", "succeeded"]
 
@@ -51,9 +51,12 @@ def _finished(s: jobs.MonitorState) -> None:
     if s.fine_tuned_model:
         st.success("Your fine-tuned model is ready. Copy its name, or try it in the Playground.")
         st.code(s.fine_tuned_model, language=None)
+        notice = lifecycle.stop_notice(s.fine_tuned_model)
+        if notice:
+            st.warning(notice, icon=":material/event_busy:")
         if st.button("Try it in the Playground", type="primary", key="train_to_playground"):
             st.session_state[state.LATEST_MODEL] = s.fine_tuned_model
-            st.switch_page("views/playground.py")
+            st.switch_page(pages.get(pages.PLAYGROUND))
     cols = st.columns(3)
     if s.trained_tokens is not None:
         cols[0].metric("Trained tokens", f"{s.trained_tokens:,}")
@@ -68,11 +71,11 @@ def _finished(s: jobs.MonitorState) -> None:
             left, right = st.columns([4, 1], vertical_alignment="center")
             metrics = cp.get("metrics") or {}
             loss = metrics.get("train_loss")
-            left.markdown(f"Step {cp.get('step_number')} · `{cp.get('fine_tuned_model_checkpoint')}`"
+            left.markdown(f"Step {cp.get('step_number')} · {render.escape(str(cp.get('fine_tuned_model_checkpoint')))}"
                           + (f" · loss {loss:.3f}" if isinstance(loss, int | float) else ""))
             if right.button("Try it", key=f"train_ckpt_{cp.get('step_number')}"):
                 st.session_state[state.LATEST_MODEL] = cp.get("fine_tuned_model_checkpoint")
-                st.switch_page("views/playground.py")
+                st.switch_page(pages.get(pages.PLAYGROUND))
 
 
 def render_monitor(client, config: providers.ProviderConfig) -> None:
@@ -95,9 +98,11 @@ def render_monitor(client, config: providers.ProviderConfig) -> None:
                 return
             st.session_state[state.JOB_STATE] = mon.to_dict()
         s = mon.state
-        if s.fine_tuned_model:
+        shown = st.session_state.setdefault(state.LATEST_MODEL_FROM, set())
+        if s.fine_tuned_model and s.job_id not in shown:  # once per job: a model chosen later sticks
             st.session_state[state.LATEST_MODEL] = s.fine_tuned_model
-        st.markdown(f"**Job** `{s.job_id}` · {s.job.get('model', '')}")
+            shown.add(s.job_id)
+        st.markdown(f"**Job** {render.escape(str(s.job_id))} · {render.escape(str(s.job.get('model', '')))}")
         _timeline(s.status)
         _progress(s)
         if s.warning:
@@ -132,6 +137,10 @@ def render_monitor(client, config: providers.ProviderConfig) -> None:
             st.info(s.curves, icon=":material/insights:")
         if s.status == "succeeded":
             _finished(s)
+            export_panel.render_export(config, [s.fine_tuned_model, *(cp.get("fine_tuned_model_checkpoint")
+                                                                       for cp in s.checkpoints or [])],
+                                       key="train_export")
+            train_scores.render_job_scores(config, s, live=active)
         if s.events:
             with st.expander(f"Event log ({len(s.events)})", expanded=s.status != "succeeded"):
                 st.dataframe(
@@ -148,7 +157,7 @@ def render_monitor(client, config: providers.ProviderConfig) -> None:
 
 def render_history(client, config: providers.ProviderConfig) -> None:
     try:
-        rows = [jobs.job_row(job, provider=config.kind) for job in jobs.list(client)]
+        rows = [jobs.job_row(job, provider=config.kind) for job in jobs.list_jobs(client)]
     except errors.StudioError as exc:
         show_error(exc)
         return
@@ -165,12 +174,16 @@ def render_history(client, config: providers.ProviderConfig) -> None:
         haystack = frame[["id", "model", "fine_tuned_model", "suffix", "dataset"]].astype(str).agg(" ".join, axis=1)
         frame = frame[haystack.str.contains(text, case=False, regex=False)]
     frame["created"] = pd.to_datetime(frame["created_at"], unit="s")
-    st.dataframe(frame[["id", "status", "model", "fine_tuned_model", "dataset", "dataset_version", "created",
-                        "trained_tokens", "cost"]], hide_index=True, width="stretch")
+    frame["held-out score"] = [train_scores.headline(str(job_id)) for job_id in frame["id"]]  # stored, not asked
+    st.dataframe(frame[["id", "status", "held-out score", "model", "fine_tuned_model", "dataset", "dataset_version",
+                        "created", "trained_tokens", "cost"]], hide_index=True, width="stretch")
     if frame.empty:
         return
     chosen = st.selectbox("Open a job", list(frame["id"]), key="train_history_pick")
+    picked = frame[frame["id"] == chosen].iloc[0]
+    if picked["status"] == "succeeded" and isinstance(picked["fine_tuned_model"], str):
+        export_panel.render_export(config, [picked["fine_tuned_model"]], key="train_history_export")
     if st.button("Open in the monitor", key="train_history_open"):
         state.follow_job(config, {"job_id": chosen})
-        st.session_state[NEXT_SECTION] = "Monitor"
+        st.session_state[state.TRAIN_SECTION_NEXT] = "Monitor"
         st.rerun()

@@ -6,6 +6,9 @@ list of paths, each mapped to an `Engine` method; the request types are in `lib.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import hashlib
 import hmac
 import json
 import logging
@@ -18,16 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+import anyio
+import anyio.to_thread
+from fastapi import FastAPI, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse, StreamingResponse
 
 from lib import paths
-from lib.engine import errors, models, objects, speed
-from lib.engine.inference import ModelProxy, Target
+from lib.engine import errors, guard, models, objects, speed
+from lib.engine.export import ExportCreateParams, Exports
+from lib.engine.inference import Call, Completion, ModelProxy, Target
 from lib.engine.params import ChatCompletionParams, JobCreateParams
+from lib.engine.protocol import ENGINE_HEADER, TRAINING_TIME_PATH
 from lib.engine.scheduler import WAITING, Scheduler
 from lib.engine.store import Store, new_id, now
-from lib.errors import ENGINE_HEADER
 
 log = logging.getLogger("lib.engine")
 FILE_PURPOSES = ("fine-tune", "assistants", "batch", "vision", "user_data", "evals")
@@ -39,9 +45,18 @@ class Settings:
     """How one engine runs. Every field has a default, so `Settings()` is a working local engine."""
 
     data_dir: Path = field(default_factory=paths.engine_dir, metadata={"help": "SQLite database and files."})
-    api_key: str | None = field(default=None, metadata={"help": "When set, requests must carry it (Bearer)."})
+    api_key: str | None = field(default=None, repr=False,
+                                metadata={"help": "When set, requests must carry it (Bearer)."})
+    secret: str | None = field(default=None, repr=False, metadata={
+        "help": "Proves this engine's identity: /health?challenge=HEX answers HMAC-SHA256(secret, challenge)."})
+    host: str = field(default="127.0.0.1", metadata={"help": "The address it listens on (a name it answers to)."})
+    allowed_hosts: tuple[str, ...] = field(default=(), metadata={
+        "help": "More names clients reach it by (the Host header); '*' allows any."})
+    max_json_bytes: int = field(default=2 * 1024 * 1024, metadata={"help": "Largest JSON request body."})
     max_upload_bytes: int = field(default=512 * 1024 * 1024, metadata={"help": "Largest upload (OpenAI: 512 MB)."})
     max_waiting_jobs: int = field(default=20, metadata={"help": "Jobs waiting to train before answering 429."})
+    max_waiting_chats: int = field(default=16, metadata={
+        "help": "Chat requests generating or waiting before a new one answers 429."})
     prewarm: bool = field(default=True, metadata={"help": "Start the next training process in advance."})
     extra_models: tuple[str, ...] = field(default=(), metadata={"help": "More base models (Hub ids or paths)."})
     launcher: str | None = field(default=None, metadata={
@@ -51,8 +66,12 @@ class Settings:
         self.data_dir = Path(self.data_dir).expanduser()
         if self.max_upload_bytes < 1:
             raise ValueError("max_upload_bytes must be at least 1")
+        if self.max_json_bytes < 1:
+            raise ValueError("max_json_bytes must be at least 1")
         if self.max_waiting_jobs < 1:
             raise ValueError("max_waiting_jobs must be at least 1")
+        if self.max_waiting_chats < 1:
+            raise ValueError("max_waiting_chats must be at least 1")
 
 
 ROUTES: list[tuple[str, str, str]] = [
@@ -74,8 +93,21 @@ ROUTES: list[tuple[str, str, str]] = [
     ("GET", "/v1/fine_tuning/jobs/{job_id}/events", "list_events"),
     ("GET", "/v1/fine_tuning/jobs/{job_id}/checkpoints", "list_checkpoints"),
     ("POST", "/v1/chat/completions", "chat_completions"),
-    ("GET", "/v1/engine/estimate", "estimate"),
+    ("GET", TRAINING_TIME_PATH, "training_time"),
+    ("POST", "/v1/exports", "create_export"),  # an extension: take a fine-tuned model home (lib.engine.export)
+    ("GET", "/v1/exports", "list_exports"),
+    ("GET", "/v1/exports/{export_id}", "retrieve_export"),
+    ("GET", "/v1/exports/{export_id}/content", "export_content"),
 ]
+
+
+# Handlers that only read or change the database run on threads of their own, so chat and uploads, which
+# hold the shared threads for as long as a reply or an upload takes, never make the job routes wait.
+CONTROL_ROUTES = frozenset({"list_models", "retrieve_model", "delete_model", "list_files", "retrieve_file",
+                            "delete_file", "list_jobs", "retrieve_job", "cancel_job", "pause_job", "resume_job",
+                            "list_events", "list_checkpoints", "create_export", "list_exports",
+                            "retrieve_export"})
+CONTROL_THREADS = 8
 
 
 class Engine:
@@ -85,15 +117,23 @@ class Engine:
         self.settings = settings
         self.store = Store(settings.data_dir)
         self.scheduler = Scheduler(self.store, prewarm=settings.prewarm, launcher=settings.launcher)
-        self.proxy = ModelProxy()
+        self.proxy = ModelProxy(max_waiting=settings.max_waiting_chats)
+        self.exports = Exports(self.store)
         self.started_at = time.time()
+        self.store.remove_partial_uploads()  # left by an engine killed in the middle of an upload
 
     # -- health and models ------------------------------------------------------------------------
-    def health(self) -> dict:
-        running = self.store.list_jobs(("running",))
-        return {"status": "ok", "version": VERSION, "uptime_seconds": round(time.time() - self.started_at, 1),
-                "running_job": running[0]["id"] if running else None,
-                "queued_jobs": len(self.store.list_jobs(WAITING)), "pid": os.getpid()}
+    async def health(self, challenge: str | None = Query(None, pattern="^[0-9a-fA-F]{1,128}$")) -> dict:
+        """On the event loop with no blocking work, so it answers however busy chat keeps the threads.
+
+        It needs no key, so it shows nothing private (no pid, no jobs). With a challenge and a secret
+        (FTS_ENGINE_SECRET) it proves this is the engine the app started: see /work/notes/engine-proof.md.
+        """
+        body: dict[str, Any] = {"status": "ok", "version": VERSION,
+                                "uptime_seconds": round(time.time() - self.started_at, 1)}
+        if challenge and self.settings.secret:
+            body["proof"] = hmac.new(self.settings.secret.encode(), challenge.encode(), hashlib.sha256).hexdigest()
+        return body
 
     def base_model_ids(self) -> list[str]:
         ids = [m for m in models.BUILTIN if models.available(m)]
@@ -101,6 +141,18 @@ class Engine:
             if extra not in ids:
                 ids.append(extra)
         return ids
+
+    def _base_model(self, model_id: str) -> str | None:
+        """The canonical id when `model_id` is a base model this engine offers, else None.
+
+        Only ids it lists count: an arbitrary folder on the server is never probed or loaded.
+        """
+        canonical = models.canonical_id(model_id)
+        if canonical in models.BUILTIN:
+            return canonical if models.available(canonical) else None
+        if canonical in self.settings.extra_models or canonical in models.cached_hub_models():
+            return canonical
+        return None
 
     def list_models(self) -> dict:
         data = [objects.base_model_object(m) for m in self.base_model_ids()]
@@ -111,8 +163,8 @@ class Engine:
         row = self.store.get_model(model_id)
         if row:
             return objects.fine_tuned_model_object(row)
-        canonical = models.canonical_id(model_id)
-        if canonical in self.base_model_ids() or models.available(canonical):
+        canonical = self._base_model(model_id)
+        if canonical is not None:
             return objects.base_model_object(canonical)
         raise errors.NotFound(f"The model '{model_id}' does not exist.", param="model", code="model_not_found")
 
@@ -123,6 +175,7 @@ class Engine:
                                   param="model", code="model_not_found")
         self.store.delete_model(model_id)
         self.proxy.forget(model_id)
+        self.store.remove_model_files(row["path"])
         return {"id": model_id, "object": "model", "deleted": True}
 
     # -- files ------------------------------------------------------------------------------------
@@ -144,7 +197,7 @@ class Engine:
                 while chunk := file.file.read(1024 * 1024):
                     size += len(chunk)
                     if size > limit:
-                        raise errors.PayloadTooLarge(_too_large(limit), param="file")
+                        raise errors.PayloadTooLarge(guard.too_large_message(limit), param="file")
                     out.write(chunk)
                 out.flush()
                 os.fsync(out.fileno())
@@ -194,7 +247,7 @@ class Engine:
         if model.startswith("ft:"):
             raise errors.BadRequest("The local engine cannot fine-tune a fine-tuned model yet; start from its base "
                                     "model.", param="model", code="model_not_available")
-        if not models.available(model) and model not in self.settings.extra_models:
+        if self._base_model(model) is None:
             raise errors.BadRequest(
                 f"Model '{model}' is not available for fine-tuning here. Available: "
                 f"{', '.join(self.base_model_ids())}.", param="model", code="model_not_available")
@@ -222,6 +275,13 @@ class Engine:
         training = hyper.training or (params.metadata or {}).get("training") or "lora"
         if training not in ("lora", "full"):
             raise errors.BadRequest("metadata.training must be 'lora' or 'full'.", param="metadata.training")
+        options: dict[str, Any] = {"training": training}
+        rank = (params.metadata or {}).get("lora_rank")
+        if rank is not None:  # engine extension: the LoRA rank, for a sweep over adapter sizes
+            if not str(rank).isdigit() or not 1 <= int(rank) <= 256:
+                raise errors.BadRequest("metadata.lora_rank must be a whole number from 1 to 256.",
+                                        param="metadata.lora_rank")
+            options["lora_rank"] = int(rank)
         values = {"n_epochs": hyper.n_epochs, "batch_size": hyper.batch_size,
                   "learning_rate_multiplier": hyper.learning_rate_multiplier}
         if method_type == "dpo":
@@ -240,7 +300,7 @@ class Engine:
             "validation_file": params.validation_file, "method_json": json.dumps(method),
             "hyperparameters_json": json.dumps(values), "suffix": params.suffix, "seed": seed,
             "metadata_json": json.dumps(params.metadata) if params.metadata is not None else None,
-            "status": "validating_files", "options_json": json.dumps({"training": training}),
+            "status": "validating_files", "options_json": json.dumps(options),
         }, events)
         self.scheduler.wake.set()
         return objects.job_object(row)  # as created: the scheduler may already have moved it on
@@ -267,23 +327,25 @@ class Engine:
         return objects.job_object(self._job(job_id))
 
     def cancel_job(self, job_id: str) -> dict:
-        row = self._job(job_id)
-        if not self.scheduler.cancel(job_id):
-            raise errors.Conflict(f"Job {job_id} has already {_finished(row['status'])}; it cannot be cancelled.",
+        self._job(job_id)
+        if not self.scheduler.cancel(job_id):  # the status now, not before the refusal: it may have just moved
+            raise errors.Conflict(f"Job {job_id} {_finished(self._job(job_id)['status'])}; it cannot be cancelled.",
                                   param="fine_tuning_job_id", code="job_not_cancellable")
         return objects.job_object(self._job(job_id))
 
     def pause_job(self, job_id: str) -> dict:
-        row = self._job(job_id)
+        self._job(job_id)
         if not self.scheduler.pause(job_id):
-            raise errors.Conflict(f"Job {job_id} is {row['status']}; only a queued or running job can be paused.",
+            raise errors.Conflict(f"Job {job_id} is {self._job(job_id)['status']}; only a queued or running job can "
+                                  "be paused.",
                                   param="fine_tuning_job_id", code="job_not_pausable")
         return objects.job_object(self._job(job_id))
 
     def resume_job(self, job_id: str) -> dict:
-        row = self._job(job_id)
+        self._job(job_id)
         if not self.scheduler.resume(job_id):
-            raise errors.Conflict(f"Job {job_id} is {row['status']}; only a paused job can be resumed.",
+            raise errors.Conflict(f"Job {job_id} is {self._job(job_id)['status']}; only a paused job can be "
+                                  "resumed.",
                                   param="fine_tuning_job_id", code="job_not_paused")
         return objects.job_object(self._job(job_id))
 
@@ -307,64 +369,104 @@ class Engine:
             if row["kind"] == "full":
                 return Target(model_id, row["path"])
             return Target(model_id, row["base_model"], row["path"])
-        canonical = models.canonical_id(model_id)
-        if model_id.startswith("ft:") or not (models.available(canonical) or canonical in self.settings.extra_models):
+        canonical = self._base_model(model_id)
+        if model_id.startswith("ft:") or canonical is None:
             raise errors.NotFound(f"The model '{model_id}' does not exist or you do not have access to it.",
                                   param="model", code="model_not_found")
         return Target(model_id, canonical)
 
-    def chat_completions(self, params: ChatCompletionParams):
-        target = self._target(params.model)
+    async def chat_completions(self, params: ChatCompletionParams, request: Request):
+        """Generation runs in the engine's generation thread; this waits for it without holding a thread
+        between tokens, and drops the request's rows as soon as the client hangs up, streamed or not."""
+        target = await anyio.to_thread.run_sync(self._target, params.model)
         messages = [m.model_dump() for m in params.messages]
-        kwargs: dict[str, Any] = dict(max_tokens=params.token_limit(), temperature=params.temperature,
-                                      top_p=params.top_p, seed=params.seed, stop=params.stop_list())
+        call = self.proxy.start(target, messages, n=params.choices(), max_tokens=params.token_limit(),
+                                temperature=params.temperature, top_p=params.top_p, seed=params.seed,
+                                stop=params.stop_list(), logprobs=params.logprobs_count())
+        watcher = asyncio.ensure_future(_cancel_when_gone(request, call))
         completion_id = "chatcmpl-" + secrets.token_hex(12)
         created = now()
         if not params.stream:
-            result = self.proxy.complete(target, messages, **kwargs)
+            try:
+                results = [await _finished_reply(reader) for reader in call.readers]
+            finally:
+                watcher.cancel()
+                call.cancel()
             return {
                 "id": completion_id, "object": "chat.completion", "created": created, "model": params.model,
                 "system_fingerprint": f"fts-local-{VERSION}",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": result.text, "refusal": None},
-                             "logprobs": None, "finish_reason": result.finish_reason}],
-                "usage": _usage(result),
+                "choices": [{"index": i, "message": {"role": "assistant", "content": r.text, "refusal": None},
+                             "logprobs": _logprobs(r.logprobs), "finish_reason": r.finish_reason}
+                            for i, r in enumerate(results)],
+                "usage": _usage(results),
             }
         include_usage = bool(params.stream_options and params.stream_options.include_usage)
-        pieces = self.proxy.stream(target, messages, **kwargs)
+        try:  # the first piece before the headers: a prompt too long still gets its 400
+            first = await _next_piece(call.readers[0])
+        except BaseException:
+            watcher.cancel()
+            call.cancel()
+            raise
 
-        def chunk(delta: dict, finish: str | None = None, usage: dict | None = None, choices: bool = True) -> str:
+        def chunk(index: int, delta: dict, finish: str | None = None, usage: dict | None = None,
+                  choices: bool = True, logprobs: list | None = None) -> str:
             body = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
                     "model": params.model, "system_fingerprint": f"fts-local-{VERSION}",
-                    "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]
-                    if choices else []}
+                    "choices": [{"index": index, "delta": delta, "logprobs": _logprobs(logprobs),
+                                 "finish_reason": finish}] if choices else []}
             if include_usage:
                 body["usage"] = usage
             return f"data: {json.dumps(body)}\n\n"
 
-        def events():
+        async def events():
             try:
-                yield chunk({"role": "assistant", "content": "", "refusal": None})
-                for kind, value in pieces:
-                    if kind == "delta":
-                        yield chunk({"content": value})
-                    else:
-                        yield chunk({}, value.finish_reason)
-                        if include_usage:
-                            yield chunk({}, usage=_usage(value), choices=False)
+                done = []
+                for index, reader in enumerate(call.readers):
+                    yield chunk(index, {"role": "assistant", "content": "", "refusal": None})
+                    piece = first if index == 0 else await _next_piece(reader)
+                    logprobs = None
+                    while piece is not None:
+                        kind, value = piece
+                        if kind == "logprobs":
+                            logprobs = value
+                        elif kind == "delta":
+                            yield chunk(index, {"content": value}, logprobs=logprobs)
+                            logprobs = None
+                        else:
+                            yield chunk(index, {}, value.finish_reason)
+                            done.append(value)
+                        piece = await _next_piece(reader)
+                if include_usage:
+                    yield chunk(0, {}, usage=_usage(done), choices=False)
                 yield "data: [DONE]\n\n"
             except Exception:
                 log.exception("Generation failed for %s", params.model)
                 error = errors.EngineError("Generation failed; the details are in the engine's log.")
                 yield f"data: {json.dumps(error.body())}\n\n"
-            finally:
-                pieces.close()
+            finally:  # done, or the client went away (this generator is then cancelled or closed)
+                watcher.cancel()
+                call.cancel()
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
-    # -- estimate ---------------------------------------------------------------------------------
-    def estimate(self, model: str = models.DEFAULT_MODEL, tokens: int = Query(..., ge=0),
-                 examples: int = Query(..., ge=1), epochs: str = "auto", calibrate: bool = True) -> dict:
+    # -- exports: adapter, merged model, GGUF, Ollama (built on a worker thread) ------------------------
+    def create_export(self, params: ExportCreateParams) -> dict:
+        return self.exports.create(params)
+
+    def list_exports(self) -> dict:
+        return objects.page(self.exports.list(), False)
+
+    def retrieve_export(self, export_id: str) -> dict:
+        return self.exports.retrieve(export_id)
+
+    def export_content(self, export_id: str):
+        path, filename = self.exports.content(export_id)
+        return FileResponse(path, media_type="application/zip", filename=filename)
+
+    # -- how long a job would take here ------------------------------------------------------------
+    def training_time(self, model: str = models.DEFAULT_MODEL, tokens: int = Query(..., ge=0),
+                      examples: int = Query(..., ge=1), epochs: str = "auto", calibrate: bool = True) -> dict:
         if epochs != "auto":
             try:
                 epochs_value: int | str = int(epochs)
@@ -375,26 +477,47 @@ class Engine:
                 raise errors.BadRequest("epochs must be 'auto' or an integer between 1 and 50.", param="epochs")
         else:
             epochs_value = "auto"
-        if not models.available(model) and model not in self.settings.extra_models:
+        if self._base_model(model) is None:
             raise errors.NotFound(f"The model '{model}' is not available here.", param="model",
                                   code="model_not_found")
-        return speed.estimate(model, tokens, examples, epochs_value, data_dir=self.settings.data_dir,
-                              calibrate=calibrate)
+        return speed.training_time(model, tokens, examples, epochs_value, data_dir=self.settings.data_dir,
+                                   calibrate=calibrate)
 
 
-def _usage(result) -> dict:
-    return {"prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens,
-            "total_tokens": result.prompt_tokens + result.completion_tokens}
+def _usage(results: list) -> dict:
+    """OpenAI counts the prompt once and the completion tokens of every choice."""
+    prompt = results[0].prompt_tokens if results else 0
+    completion = sum(r.completion_tokens for r in results)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
-def _too_large(limit: int) -> str:
-    mb = limit / (1024 * 1024)
-    size = f"{mb:.0f} MB" if mb >= 1 else f"{limit} bytes"
-    return f"The file is larger than this engine's upload limit of {size}."
+def _logprobs(content: list[dict] | None) -> dict | None:
+    return None if content is None else {"content": content, "refusal": None}
+
+
+async def _next_piece(reader) -> tuple[str, Any] | None:
+    """The reader's next piece, waited for in a worker thread, or None when it has finished."""
+    return await anyio.to_thread.run_sync(next, reader, None)
+
+
+async def _finished_reply(reader) -> Completion:
+    result = Completion()
+    while (piece := await _next_piece(reader)) is not None:
+        if piece[0] == "done":
+            result = piece[1]
+    return result
+
+
+async def _cancel_when_gone(request: Request, call: Call) -> None:
+    """The body is read, so the next ASGI message is the client hanging up: then stop its generation."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    call.cancel()
 
 
 def _finished(status: str) -> str:
-    return {"succeeded": "succeeded", "failed": "failed", "cancelled": "been cancelled"}.get(status, status)
+    return {"succeeded": "has already succeeded", "failed": "has already failed",
+            "cancelled": "has already been cancelled"}.get(status, f"is {status}")
 
 
 def _after(rows: list[dict], after: str | None, limit: int) -> tuple[list[dict], bool]:
@@ -418,33 +541,28 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             engine.scheduler.stop()
 
+    # No /docs or /redoc: their pages load JavaScript from a CDN. /openapi.json stays.
     app = FastAPI(title="Fine-Tune Studio local engine", version=VERSION, lifespan=lifespan,
-                  description="OpenAI-compatible fine-tuning and chat for open models, on this machine.")
+                  description="OpenAI-compatible fine-tuning and chat for open models, on this machine.",
+                  docs_url=None, redoc_url=None)
     app.state.engine = engine
     errors.install(app)
-
-    def check_key(request: Request) -> None:
-        if not settings.api_key:
-            return
-        header = request.headers.get("authorization", "")
-        given = header[7:].strip() if header.lower().startswith("bearer ") else ""
-        if not hmac.compare_digest(given.encode(), settings.api_key.encode()):
-            raise errors.Unauthorized("Incorrect API key provided. Use the key the engine was started with "
-                                      "(--api-key).")
-
-    @app.middleware("http")
-    async def limit_upload(request: Request, call_next):
-        if request.method == "POST" and request.url.path.rstrip("/") == "/v1/files":
-            length = request.headers.get("content-length")
-            if length and length.isdigit() and int(length) > settings.max_upload_bytes + 64 * 1024:
-                error = errors.PayloadTooLarge(_too_large(settings.max_upload_bytes), param="file")
-                return JSONResponse(error.body(), status_code=413, headers={ENGINE_HEADER: VERSION})
-        response = await call_next(request)
-        response.headers[ENGINE_HEADER] = VERSION  # lets the studio's messages name the engine
-        return response
-
+    app.add_middleware(guard.Guard, api_key=settings.api_key,
+                       hosts=guard.allowed_hosts(settings.host, settings.allowed_hosts),
+                       upload_limit=settings.max_upload_bytes, json_limit=settings.max_json_bytes,
+                       headers={ENGINE_HEADER: VERSION})  # the header lets the studio's messages name the engine
+    control = anyio.CapacityLimiter(CONTROL_THREADS)
     for method, path, name in ROUTES:
-        dependencies = [Depends(check_key)] if path.startswith("/v1/") else []
-        app.add_api_route(path, getattr(engine, name), methods=[method], name=name, dependencies=dependencies)
+        handler = getattr(engine, name)
+        if name in CONTROL_ROUTES:
+            handler = _on_threads_of_their_own(handler, control)
+        app.add_api_route(path, handler, methods=[method], name=name)
     return app
 
+
+def _on_threads_of_their_own(handler, limiter):
+    """Run a sync handler on `limiter`'s threads instead of the pool that chat and uploads keep busy."""
+    @functools.wraps(handler)
+    async def run(*args, **kwargs):
+        return await anyio.to_thread.run_sync(functools.partial(handler, *args, **kwargs), limiter=limiter)
+    return run

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -153,6 +154,21 @@ def test_a_newcomer_goes_from_the_sample_to_a_report(walk: Walk, tmp_path):
     assert page.locator(".st-key-train_loss_chart").count() == 1
     model = next(t for t in page.locator('[data-testid="stCode"]').all_inner_texts() if t.strip().startswith("ft:"))
     model = model.strip()
+
+    # 5b. Take the model home: the LoRA adapter, built by the engine, downloaded; the zip holds what it says.
+    page.get_by_text("Take this model home (download it)").click()
+    page.get_by_text("LoRA adapter (the small set of changed weights", exact=False).click()
+    page.locator(".st-key-train_export_start button").click()
+    exported = page.get_by_text(re.compile(r"^Ready: .*\.zip"))
+    exported.wait_for(timeout=REPLY_DEADLINE_S * 1000)
+    with page.expect_download() as info:
+        page.get_by_role("button", name=re.compile(r"Download the zip \(.+ (KB|MB)\)")).click()
+    saved = walk.folder / info.value.suggested_filename
+    info.value.save_as(str(saved))
+    names = zipfile.ZipFile(saved).namelist()
+    said = exported.inner_text()
+    assert any(n.endswith("/adapter_model.safetensors") for n in names) and all(n in said for n in names), said
+    walk.step("model exported")
 
     # 6. Playground: base and fine-tuned side by side on a held-out element.
     page.get_by_role("button", name="Try it in the Playground").click()
