@@ -26,16 +26,19 @@ import json
 import math
 import random
 import re
+import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from lib import dataset as ds
 from lib import dataset_check, elements, errors, facts, pricing, quality, tokens
+from lib.playground import LOCAL_BATCH
 from lib.workspace import Workspace, atomic_write_text
 
 DEFAULT_QUESTION = "Tell me about {element}"
@@ -554,20 +557,36 @@ class Run:
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.seconds = 0.0
+        self._count = threading.Lock()
 
     def __iter__(self) -> Iterator[Draft]:
         started = time.monotonic()
         per_call = self.settings.rows_per_call
+        batches = iter([self.questions[s:s + per_call] for s in range(0, len(self.questions), per_call)])
+        # The local engine batches requests that arrive together, so it is asked several rows at once;
+        # a hosted writer is asked one call at a time (it already writes several rows per call).
+        width = LOCAL_BATCH if self.settings.provider == "local" else 1
+        pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="generate")
+        asked: deque[tuple[list[str], Future]] = deque()
+
+        def ask_next() -> None:
+            batch = next(batches, None)
+            if batch is not None:
+                messages = writer_messages(self.data.system_prompt, self.data.examples, batch, self.settings)
+                asked.append((batch, pool.submit(self._ask, messages)))
+
         try:
-            for start in range(0, len(self.questions), per_call):
-                batch = self.questions[start:start + per_call]
+            for _ in range(width):
+                ask_next()
+            while asked:
+                batch, future = asked.popleft()
                 as_json = per_call > 1
                 try:
-                    text = self._ask(writer_messages(self.data.system_prompt, self.data.examples, batch,
-                                                     self.settings))
+                    text = future.result()
                 except Exception as exc:  # the SDK's error (already retried where right), in plain words
                     self.error = errors.translate(exc)
                     return
+                ask_next()
                 separator = _separator(self.data.examples)
                 for question, answer, problem in parse_reply(text, batch, as_json=as_json):
                     draft = make_draft(
@@ -581,6 +600,7 @@ class Run:
                         self.store.put(draft)
                     yield draft
         finally:
+            pool.shutdown(wait=False, cancel_futures=True)  # a cancelled run asks nothing more
             self.seconds = time.monotonic() - started
             if self.workspace is not None and self.calls and self.error is None:
                 remember_speed(self.workspace, self.settings.provider, self.settings.model, self.calls,
@@ -592,13 +612,16 @@ class Run:
         response = self.client.chat.completions.create(
             model=settings.model, messages=messages, temperature=settings.temperature, max_tokens=limit,
         )
-        self.calls += 1
         choices = getattr(response, "choices", None) or []
         text = (getattr(choices[0].message, "content", None) or "") if choices else ""
         usage = getattr(response, "usage", None)
         encoding = tokens.encoding_name_for_model(settings.model)
-        self.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0) or tokens.count_messages(messages, encoding)
-        self.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0) or tokens.count_text(text, encoding)
+        prompt = int(getattr(usage, "prompt_tokens", 0) or 0) or tokens.count_messages(messages, encoding)
+        completion = int(getattr(usage, "completion_tokens", 0) or 0) or tokens.count_text(text, encoding)
+        with self._count:  # calls run on several threads for the local engine
+            self.calls += 1
+            self.prompt_tokens += prompt
+            self.completion_tokens += completion
         return text
 
 

@@ -7,6 +7,7 @@ import pytest
 # Fixture plugins, one module per concern (the engine server, fault injection, ...).
 pytest_plugins: list[str] = [
     "tests.plugins.apptest", "tests.plugins.browser", "tests.plugins.engine", "tests.plugins.faults",
+    "tests.plugins.writer", "tests.plugins.fake_engine", "tests.plugins.together_stub",
 ]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -85,6 +87,30 @@ def test_the_writer_gets_the_datasets_system_prompt_its_rows_and_the_instruction
     assert messages[0]["content"].startswith(seeds.system_prompt) and "Rhyme AABBA, facts true." in messages[0]["content"]
     assert messages[1:3] == seeds.examples[0]["messages"][1:3]
     assert messages[-1] == {"role": "user", "content": "Tell me about Lithium"}
+
+
+def test_the_local_engine_is_asked_several_rows_at_once_and_drafts_keep_their_order(seeds, stub_writer,
+                                                                                     writer_server):
+    # The engine batches requests that arrive together: the run keeps several calls in flight.
+    state = {"now": 0, "most": 0}
+    lock = threading.Lock()
+
+    def slow_echo(messages):
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.2)
+        with lock:
+            state["now"] -= 1
+        return f"A row about {messages[-1]['content'].removeprefix('Tell me about ')}"
+
+    stub_writer.queue(slow_echo)
+    questions = [f"Tell me about {name}" for name in ("Lithium", "Beryllium", "Boron", "Neon", "Sodium", "Argon")]
+    settings = generate.Settings(model="stub-writer", provider="local")
+    drafts = list(generate.Run(client_for(writer_server.url), settings, questions, seeds))
+    assert [d.question for d in drafts] == questions
+    assert [d.answer for d in drafts] == [q.replace("Tell me about", "A row about") for q in questions]
+    assert state["most"] > 1
 
 
 # ------------------------------------------------------------------------- each draft and its verdict

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -60,6 +61,10 @@ def test_a_job_launches_with_a_price_on_it_and_the_monitor_follows_it_to_success
     model = next(c.value for c in at.code)
     assert model.startswith("ft:")
     assert any(m.label == "Trained tokens" for m in at.metric)
+    figures = {fig["layout"]["title"]["text"]: fig for fig in
+               (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))}
+    accuracy = figures["Token accuracy"]["data"]  # drawn, with the job's points (it once had 0 traces)
+    assert accuracy and accuracy[0]["name"] == "Training accuracy" and len(accuracy[0]["x"]) >= 2
     again = Studio()  # a refresh: monitoring resumes from the remembered job
     again.page("train")
     assert model in [c.value for c in again.at.code]
@@ -85,3 +90,30 @@ def test_a_refused_key_gets_a_plain_message(on_engine, monkeypatch):
     studio.page("train")
     text = " ".join(studio.texts("error") + studio.texts("warning"))
     assert "key" in text.lower() and "wrong-key" not in text
+
+
+def test_dataset_home_and_train_agree_when_held_out_rows_leave_too_few_to_train(on_engine):
+    """12 valid rows with 3 held out for validation leave 9 to train on: every page says not ready, with
+    the same reason (the Dataset page once said "Valid" while Train refused)."""
+    examples = chat_examples(12)
+    Workspace().save(ds.Dataset(name="held out", examples=examples, split=["train"] * 9 + ["validation"] * 3))
+    Workspace().set_current("held out")
+    studio = Studio()
+    assert "12 examples, 1 problem to fix." in studio.texts("caption")  # Home
+    studio.page("dataset")
+    assert studio.texts("error") == ["Not ready to train: 1 error to fix."]
+    assert not any(text.startswith("Valid:") for text in studio.texts("success"))
+    reason = "Only 9 examples are left for training (3 are held out for validation)"
+    problems = next(d.value for d in studio.at.dataframe if "field" in d.value.columns)
+    assert any(reason in text for text in problems["problem"])
+    at = studio.page("train")
+    assert studio.texts("error") == ["Fix these before training (1 error):"]
+    assert any(reason in m.replace("\\", "") for m in studio.texts("markdown"))  # shown escaped, as written
+    assert not [b for b in at.button if b.key == "train_launch"]
+    # Holding out one row fewer fixes it everywhere.
+    Workspace().save(ds.Dataset(name="held out", examples=examples, split=["train"] * 10 + ["validation"] * 2))
+    fresh = Studio()
+    fresh.page("dataset")
+    assert fresh.texts("error") == [] and any(t.startswith("Valid:") for t in fresh.texts("success"))
+    fresh.page("train")
+    assert not [t for t in fresh.texts("error") if t.startswith("Fix these")]

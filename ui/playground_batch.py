@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from lib import charts, report
+from lib import charts, report, scoring
 from lib import playground as pg
 from ui import render, state
 
@@ -65,13 +65,13 @@ def render_batch(contenders: list[pg.Contender], settings: dict) -> None:
     votes: dict[int, str] = st.session_state.setdefault(state.VOTES, {})
     for p, prompt in enumerate(batch.prompts):
         with st.container(border=True):
-            st.markdown(f"**{p + 1}. {prompt}**")
+            st.markdown(f"**{p + 1}. {render.escape(prompt)}**")
             left_index, right_index = order[p]
             cols = st.columns(2)
             for col, index, side in ((cols[0], left_index, "left"), (cols[1], right_index, "right")):
                 reply = batch.replies[p][index]
                 with col:
-                    st.caption("Answer " + ("A" if side == "left" else "B") if blind else labels[index])
+                    st.caption("Answer " + ("A" if side == "left" else "B") if blind else render.escape(labels[index]))
                     render.text_block(reply.text if reply.ok else reply.error)
                     if not blind and reply.ok:
                         st.caption(f"form {reply.form_score or 0:.0f}/100 · facts wrong {reply.contradicted or 0} · "
@@ -83,7 +83,7 @@ def render_batch(contenders: list[pg.Contender], settings: dict) -> None:
     tally = pg.tally(votes, order, labels, reveal=not blind or st.session_state.get("batch_reveal", False))
     st.subheader("Results")
     if blind and not st.session_state.get("batch_reveal"):
-        standings = " · ".join(f"{r['name']}: {r['wins']} win{'s' if r['wins'] != 1 else ''}"
+        standings = " · ".join(f"{render.escape(r['name'])}: {r['wins']} win{'s' if r['wins'] != 1 else ''}"
                                for r in tally["standings"])
         st.markdown(f"**Live tally** ({tally['voted']} of {tally['pairs']} voted, {tally['ties']} ties): {standings}")
         if st.button("Reveal the models", key="batch_reveal_button"):
@@ -97,15 +97,16 @@ def render_batch(contenders: list[pg.Contender], settings: dict) -> None:
                           for r in rows])
     st.dataframe(frame, hide_index=True, width="stretch")
     for pair in summary.get("pairs", []):
-        st.markdown(f"**Human votes:** {pair['a_label']} won {pair['a_wins']}, {pair['b_label']} won "
+        st.markdown(f"**Human votes:** {render.escape(pair['a_label'])} won {pair['a_wins']}, "
+                    f"{render.escape(pair['b_label'])} won "
                     f"{pair['b_wins']}, {pair['ties']} ties ({pair['votes']} votes).")
     st.plotly_chart(charts.grouped_bars([r["label"] for r in rows],
                                         {"Mean form score": [r["mean_form_score"] or 0 for r in rows]},
                                         "Limerick form (0–100)"), width="stretch")
-    st.info(report.conclusion(summary))
+    st.info(render.escape(report.conclusion(summary)))
     html = report.build_report(batch=batch, summary=summary, votes=tally["votes"],
                                dataset=state.dataset(), job=_job_for_report(),
-                               samples=_samples())
+                               samples=_samples(), scores=_stored_scores(batch))
     st.download_button("Download the report (one HTML file, works offline)", html, "fine-tune-report.html",
                        mime="text/html", key="batch_report", type="primary")
 
@@ -119,6 +120,12 @@ def _job_for_report() -> dict | None:
     return {**info, "metrics": job.get("metrics") or [], "actual_cost": job.get("cost"),
             "estimated_cost": estimate.get("cost_usd"),
             "dataset_version": (info.get("metadata") or {}).get("dataset_version")}
+
+
+def _stored_scores(batch: pg.BatchResult) -> scoring.JobScore | None:
+    """The held-out scores stored with the job behind a model compared (the first column that has some)."""
+    store = scoring.ScoreStore()
+    return next((found for found in map(store.find, [c.get("model") for c in batch.contenders]) if found), None)
 
 
 def _samples() -> list[dict] | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lib import errors, providers
-from ui import playground_batch, playground_side, state
+from ui import clients, playground_batch, playground_side, render, state
 
 head, toggle = st.columns([4, 1], vertical_alignment="bottom")
 head.title("Playground")
@@ -13,19 +13,19 @@ toggle.toggle("Presentation mode", key=state.PRESENTATION, help="Hides the sideb
 config: providers.ProviderConfig = st.session_state[state.PROVIDER]
 try:
     with st.spinner("Connecting…"):
-        providers.make_client(config)
+        clients.client(config)
 except errors.StudioError as exc:
-    st.error(exc.message)
+    st.error(render.escape(exc.message))
     st.stop()
 
 side_tab, batch_tab = st.tabs(["Side by side", "Many prompts, votes and report"])
 with side_tab:
     playground_side.render_side_by_side(config)
 with batch_tab:
-    contenders = [c for c in st.session_state.get("playground_contenders", []) if c is not None]
+    contenders = [c for c in st.session_state.get(state.PLAYGROUND_CONTENDERS, []) if c is not None]
     playground_batch.render_batch(contenders, {
-        "system": st.session_state.get("playground_system"),
-        "temperature": st.session_state.get("playground_temperature", 0.0),
-        "max_tokens": int(st.session_state.get("playground_max_tokens", 120)),
-        "seed": int(st.session_state.get("playground_seed", 7)),
+        "system": st.session_state.get(state.PLAYGROUND_SYSTEM),
+        "temperature": st.session_state.get(state.PLAYGROUND_TEMPERATURE, 0.0),
+        "max_tokens": int(st.session_state.get(state.PLAYGROUND_MAX_TOKENS, 120)),
+        "seed": int(st.session_state.get(state.PLAYGROUND_SEED, 7)),
     })
