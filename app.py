@@ -7,7 +7,7 @@ import logging
 import streamlit as st
 from streamlit.runtime.scriptrunner_utils.exceptions import ScriptControlException
 
-from lib import errors
+from lib.services import errors
 from ui import pages, render, sidebar, state
 
 st.set_page_config(page_title="Fine-Tune Studio", page_icon="🧪", layout="wide")

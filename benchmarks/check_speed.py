@@ -9,15 +9,15 @@ times:
 
   (a) the Cookbook (openai-cookbook examples/Chat_finetuning_data_prep.ipynb): `json.loads` per line,
       then `num_tokens_from_messages` for every example, with the same encoding as (b);
-  (b) ours: `lib.dataset.parse` (plain `json.loads` per line while that module does not exist),
-      `lib.pricing.estimate` and, when `lib.validation` exists, `lib.validation.validate`;
+  (b) ours: `lib.dataprep.dataset.parse` (plain `json.loads` per line while that module does not exist),
+      `lib.services.pricing.estimate` and, when `lib.dataprep.validation` exists, `lib.dataprep.validation.validate`;
 
   (c) `python -m lib check FILE --model MODEL --json` as a user runs it: both splits, privacy and
       near-duplicates included;
 
 prints the times and the ratios, and asserts that the per-example token counts are identical. Then the
 Dataset page under Streamlit's AppTest with 10,000 rows: the time of one table edit (the whole rerun),
-and of the shared check alone (`lib.dataset_check`). Targets on 2 cores: (b) ≤ 0.5 × and (c) ≤ 1.0 × the
+and of the shared check alone (`lib.dataprep.check`). Targets on 2 cores: (b) ≤ 0.5 × and (c) ≤ 1.0 × the
 Cookbook loop, an edit ≤ 0.5 s. Exits 1 when counts differ or a target is missed.
 """
 
@@ -169,16 +169,16 @@ def cookbook(data_path: Path, encoding, timings: dict | None = None) -> list[int
 
 def ours(data_path: Path, model: str, *, validate: bool, parser: str) -> tuple[list[int], dict]:
     """Parse, estimate (and validate): what the Estimate page does. Returns counts and timings."""
-    from lib import pricing
+    from lib.services import pricing
 
     data = data_path.read_bytes()
     timings: dict = {}
     start = time.perf_counter()
     if parser == "dataset":
-        from lib import dataset
+        from lib.dataprep import dataset
 
         examples = dataset.parse(data, data_path.name).train_examples()
-        timings["parser"] = "lib.dataset.parse"
+        timings["parser"] = "lib.dataprep.dataset.parse"
     else:
         examples = [json.loads(line) for line in data.splitlines() if line.strip()]
         timings["parser"] = "json.loads per line"
@@ -186,8 +186,8 @@ def ours(data_path: Path, model: str, *, validate: bool, parser: str) -> tuple[l
     start = time.perf_counter()
     estimate = pricing.estimate(examples, model)
     timings["estimate"] = time.perf_counter() - start
-    if validate and importlib.util.find_spec("lib.validation") is not None:
-        from lib import validation
+    if validate and importlib.util.find_spec("lib.dataprep.validation") is not None:
+        from lib.dataprep import validation
 
         start = time.perf_counter()
         validation.validate(examples, format="chat", token_counts=estimate.tokens,
@@ -220,14 +220,14 @@ def cli_check(data_path: Path, model: str) -> tuple[list[int], float, dict]:
 
 def memory_report(path: Path, model: str, parser: str, tokens) -> str:
     """Peak Python memory of parsing, then the extra peak of estimating on top of the parsed data."""
-    from lib import pricing
+    from lib.services import pricing
 
     tokens.clear_cache()
     gc.collect()
     tracemalloc.start()
     data = path.read_bytes()
     if parser == "dataset":
-        from lib import dataset
+        from lib.dataprep import dataset
 
         examples = dataset.parse(data, path.name).train_examples()
     else:
@@ -253,8 +253,8 @@ def page_edit(n: int, edits: int = 3) -> tuple[float, float, list[float]]:
 
     from streamlit.testing.v1 import AppTest
 
-    from lib import dataset as ds
-    from lib.workspace import Workspace
+    from lib.dataprep import dataset as ds
+    from lib.dataprep.workspace import Workspace
 
     previous = _os.environ.get("FTS_HOME")
     with tempfile.TemporaryDirectory(prefix="fts-bench-home-") as home:
@@ -296,8 +296,8 @@ def check_edit(n: int) -> tuple[float, float]:
     import copy
     import dataclasses
 
-    from lib import dataset as ds
-    from lib import dataset_check
+    from lib.dataprep import check as dataset_check
+    from lib.dataprep import dataset as ds
 
     rng = random.Random(1)
     data = ds.Dataset(name="bench", examples=[make_example(rng) for _ in range(n)],
@@ -326,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="run both N times, alternating; keep the best")
     parser.add_argument("--skip-validation", action="store_true", help="time parse + estimate only")
     parser.add_argument("--parser", choices=["dataset", "json"], default=None,
-                        help="how (b) reads the file: lib.dataset.parse (default when it exists) or json.loads")
+                        help="how (b) reads the file: lib.dataprep.dataset.parse (default when it exists) or json.loads")
     parser.add_argument("--memory", action="store_true", help="also measure peak Python memory of (b)")
     parser.add_argument("--cli-target", type=float, default=1.0,
                         help="largest acceptable `python -m lib check` / Cookbook ratio (default 1.0)")
@@ -335,10 +335,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--edit-target", type=float, default=0.5, help="largest acceptable edit time, seconds")
     args = parser.parse_args(argv)
 
-    from lib import pricing, tokens
+    from lib.dataprep import tokens
+    from lib.services import pricing
 
     if args.parser is None:
-        args.parser = "dataset" if importlib.util.find_spec("lib.dataset") is not None else "json"
+        args.parser = "dataset" if importlib.util.find_spec("lib.dataprep.dataset") is not None else "json"
     encoding_name = tokens.encoding_name_for_model(args.model)
     encoding = tokens.get_encoding(encoding_name)  # loaded outside the timings, for both
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -409,9 +410,9 @@ def main(argv: list[str] | None = None) -> int:
         first, best, times = page_edit(args.edit_rows)
         print(f"Dataset page under AppTest, {args.edit_rows:,} rows: first open {first:.2f}s; an edit "
               f"{best:.2f}s (runs: {', '.join(f'{t:.2f}' for t in times)}; target <= {args.edit_target}s)")
-        if importlib.util.find_spec("lib.dataset_check") is not None:  # absent before issue 15 (a "before" run)
+        if importlib.util.find_spec("lib.dataprep.check") is not None:  # absent before issue 15 (a "before" run)
             checker_first, checker_edit = check_edit(args.edit_rows)
-            print(f"    of which the shared check (lib.dataset_check, what every page calls): first "
+            print(f"    of which the shared check (lib.dataprep.check, what every page calls): first "
                   f"{checker_first:.2f}s, an edit {checker_edit:.3f}s")
         edit_ok = best <= args.edit_target
     if not same:

@@ -9,7 +9,7 @@
    trainer (`lib.engine.training.train`) at batch 1 and (d) at batch 8 without padding. Trials are
    interleaved and the best of `--repeats` kept, because other processes share this machine.
 2. The seed-size job (10 examples, auto epochs = 10, 100 steps) through the HTTP API, from
-   `jobs.create` to "succeeded" (target < 60 s on 2 CPU cores).
+   `jobs.create` to "succeeded" (target < 60 s on 2 CPU cores), beside the plain loop's time for the same steps.
 3. Chat latency through the API: time to first token and tokens per second, base and fine-tuned.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import socket
 import sys
 import tempfile
@@ -126,7 +127,7 @@ def engine_trainer(model_id: str, examples: list[dict], epochs: int, batch_size:
     training_file.write_text(engine_data_to_jsonl(examples))
     config = TrainConfig(job_id="ftjob-bench", data_dir=str(folder), model=model_id, training_file=str(training_file),
                          output_dir=str(folder / "job"), fine_tuned_model="ft:bench:local::bench", n_epochs=epochs,
-                         batch_size=batch_size, seed=1)
+                         batch_size=batch_size, seed=1, checkpoint_epochs=0)  # no job in a database to register
     result = train(config)
     return {"seconds": result["train_seconds"], "tokens": result["tokens"], "examples": result["examples"],
             "last_loss": result["final_loss"]}
@@ -332,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.epochs, args.repeats, args.skip_job = 1, 1, True
 
+    models.sleeping_cpu_threads()  # the engine's setting, so the loops in this process run as its worker does
     import torch
     from transformers import AutoTokenizer
 
@@ -341,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     examples = seed_examples(10)
     rows = [engine_data.tokenize_chat(e, tokenizer) for e in examples]
     steps = len(rows) * args.epochs
-    print(f"{args.model} on {device} ({torch.get_num_threads()} threads); {len(rows)} examples of "
+    print(f"{args.model} on {device} ({torch.get_num_threads()} threads, OMP_WAIT_POLICY "
+          f"{os.environ.get('OMP_WAIT_POLICY')}); {len(rows)} examples of "
           f"{sum(r['tokens'] for r in rows) / len(rows):.0f} tokens on average; {steps} steps per trial")
 
     trainers = {
@@ -372,6 +375,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nSeed job ({len(examples)} examples, auto epochs = {e2e['epochs']}, {e2e['steps']} steps): "
               f"{e2e['job_seconds']:.1f} s from create to succeeded ({verdict}); "
               f"loss {e2e['loss_start']:.2f} -> {e2e['loss_end']:.3f}; {e2e['trained_tokens']} trained tokens")
+        loop_seconds = e2e["steps"] / reference["examples_per_second"]  # batch 1: a step is an example
+        print(f"Plain PyTorch loop, the same {e2e['steps']} steps at its rate above: {loop_seconds:.1f} s; "
+              f"seed job / loop = {e2e['job_seconds'] / loop_seconds:.2f} (model load, saving and polling included)")
         for name, chat in e2e["chat"].items():
             print(f"Chat, {name:10s}: first token {chat['first_token_s'] * 1000:.0f} ms, "
                   f"{chat['tokens_per_second']:.1f} tokens/s ({chat['tokens']} tokens)")

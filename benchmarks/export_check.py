@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lib import export, providers  # noqa: E402
 from lib.engine.models import DEFAULT_MODEL  # noqa: E402
+from lib.services import export, providers  # noqa: E402
 
 SAMPLE = ROOT / "sample_data"
 MAX_TOKENS = 80

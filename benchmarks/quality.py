@@ -8,7 +8,7 @@
 Trains the 12 sample rows (the seeded empty answer filled with the README's Copper limerick) on
 SmolLM2-135M-Instruct through the engine's HTTP API, exactly as the Train page does, then asks the base
 and the fine-tuned model "Tell me about X" for 20 elements not in the training rows (greedy, as
-`lib.scoring` does) and prints the share of clean five-line AABBA limericks, of replies with a right
+`lib.evaluation.scoring` does) and prints the share of clean five-line AABBA limericks, of replies with a right
 atomic number, and of replies with a wrong one, plus the training time. Targets for the default recipe:
 >= 90% clean limericks, >= 90% of replies with no wrong atomic number, trained in <= 2 minutes.
 """
@@ -25,8 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lib import dataset, jobs, playground, scoring  # noqa: E402
-from lib.providers import ProviderConfig, make_client  # noqa: E402
+from lib.dataprep import dataset  # noqa: E402
+from lib.evaluation import comparison as playground  # noqa: E402
+from lib.evaluation import scoring  # noqa: E402
+from lib.services import jobs  # noqa: E402
+from lib.services.providers import ProviderConfig, make_client  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "elements_limericks.jsonl"
 COPPER = ("Copper's twenty-nine, reddish and bright, - It runs wires that give us our light; - Left out in the "

@@ -1,4 +1,4 @@
-"""Quality and speed figures of the limerick and fact checkers (lib.limerick, lib.facts, lib.quality).
+"""Quality and speed figures of the limerick and fact checkers (lib.checks.limerick, lib.checks.facts, lib.checks.quality).
 
     python benchmarks/quality_figures.py
     python benchmarks/quality_figures.py --lear ../shared/data/limericks/lear_dev.jsonl \\
@@ -9,7 +9,7 @@ Prints:
   - rejection of near misses (target >= 80 %), of our own negatives, acceptance of our own positives;
   - facts: contradicted claims in the sample dataset (target 0), and a sweep of true and false
     statements about all 118 elements (target: no true statement contradicted);
-  - speed: N distinct rows through lib.quality in this process, and through
+  - speed: N distinct rows through lib.checks.quality in this process, and through
     `python -m lib limerick --jsonl` / `python -m lib facts --jsonl` in a fresh process.
 Exit status 1 when a target is missed.
 """
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lib import elements, facts, limerick, quality  # noqa: E402
+from lib.checks import elements, facts, limerick, quality  # noqa: E402
 from tests.element_statements import true_and_false_statements  # noqa: E402
 
 DATA = ROOT / "tests" / "data"
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     scored = quality.score_examples(rows)
     summary = quality.summary(scored)
     elapsed = time.perf_counter() - t
-    print(f"  lib.quality.score_examples + summary: {elapsed:.2f} s "
+    print(f"  lib.checks.quality.score_examples + summary: {elapsed:.2f} s "
           f"({elapsed / args.rows * 1000:.2f} ms/row; {summary.contradicted} contradicted claims found)")
     t = time.perf_counter()
     quality.score_examples(rows)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from lib import dataset_check
-from lib.dataset_check import DatasetCheck
+from lib.dataprep import check as dataset_check
+from lib.dataprep.check import DatasetCheck
 
 Status = Literal["done", "active", "todo", "problem"]
 ACTIVE_STATUSES = {"validating_files", "queued", "running", "paused"}
@@ -23,7 +23,7 @@ class Step:
 
 
 def _dataset_step(dataset: Any, check: DatasetCheck | None = None) -> Step:
-    """Ready or not by the one rule the Dataset and Train pages use (`lib.dataset_check`)."""
+    """Ready or not by the one rule the Dataset and Train pages use (`lib.dataprep.check`)."""
     n = len(dataset.examples)
     if n == 0:
         return Step("Dataset", "todo", "No examples yet.", "Start with a dataset: import a file or load the sample.")

@@ -1,11 +1,11 @@
 """True and false one-line statements about every element, built from the element table: the fact
-checker's test (tests/test_facts.py) and its accuracy figures (benchmarks/quality_figures.py) use
+checker's test (tests/checks/test_facts.py) and its accuracy figures (benchmarks/quality_figures.py) use
 the same set."""
 
 from __future__ import annotations
 
-from lib import elements as E
-from lib.limerick import number_to_words
+from lib.checks import elements as E
+from lib.checks.limerick import number_to_words
 
 
 def ordinal(n: int) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.dataset import load_file, to_jsonl
+from lib.dataprep.dataset import load_file, to_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "elements_limericks.jsonl"
@@ -21,9 +21,9 @@ PRICING_FIELDS = {"encoding", "tokens", "assistant_tokens", "epochs", "billed_to
 
 
 def has_pricing() -> bool:
-    if importlib.util.find_spec("lib.pricing") is None:
+    if importlib.util.find_spec("lib.services.pricing") is None:
         return False
-    from lib import pricing
+    from lib.services import pricing
 
     return hasattr(pricing, "estimate")
 
@@ -134,9 +134,9 @@ def test_warnings_alone_keep_exit_0_and_blank_lines_keep_file_line_numbers(tmp_p
     assert [(p["line"], p["code"], p["severity"]) for p in data["problems"]] == [(5, "system_prompt_differs", "warning")]
 
 
-@pytest.mark.skipif(not has_pricing(), reason="lib.pricing is not there yet")
+@pytest.mark.skipif(not has_pricing(), reason="lib.services.pricing is not there yet")
 def test_model_adds_the_estimate_and_flags_long_examples(tmp_path, fixed_sample):
-    from lib import pricing
+    from lib.services import pricing
 
     model = "gpt-3.5-turbo-0125"
     limit = getattr(pricing.estimate(load_file(fixed_sample).examples[:1], model), "token_limit", None)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lib.__main__ import main
-from tests.test_playground import LIMERICK, WRONG, FakeServer
+from tests.evaluation.test_comparison import LIMERICK, WRONG, FakeServer
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,5 +1,5 @@
 """How the code's parts depend on each other: no import cycle in lib/, lib/ without Streamlit or torch
-at import, and pages that reach the engine only over HTTP (through lib.providers)."""
+at import, and pages that reach the engine only over HTTP (through lib.services.providers)."""
 
 from __future__ import annotations
 

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from lib import lifecycle, report
-from lib.workspace import Workspace
+from lib.dataprep.workspace import Workspace
+from lib.evaluation import report
+from lib.services import lifecycle
 from tests.plugins.apptest import Studio
 from tests.plugins.engine import chat_examples
 
@@ -81,7 +82,7 @@ def test_the_panel_lists_the_fine_tunes_loudest_and_explains_a_deleted_file(host
 def test_compare_side_by_side_asks_each_column_on_its_own_provider(hosted, stub_api, stub_server):
     """The pair "Compare both side by side" sets: each column names its provider with a readable address
     (no backslashes in the link) and asks its own model there."""
-    from lib import providers
+    from lib.services import providers
 
     other = stub_server.url.replace("127.0.0.1", "localhost")
     pair = [("Hosted", hosted["fine_tuned_model"], providers.config_from_env("url", base_url=stub_server.url,
@@ -102,7 +103,7 @@ def test_compare_side_by_side_asks_each_column_on_its_own_provider(hosted, stub_
 
 def test_an_answer_with_no_visible_text_says_so(hosted, stub_api, stub_server, monkeypatch):
     """A tiny or half-trained model can answer only line breaks: the column says so instead of staying blank."""
-    from lib import providers
+    from lib.services import providers
 
     def blank(params):
         stub_api.chats.append(params)

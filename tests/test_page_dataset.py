@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from lib import dataset as ds
-from lib.workspace import Workspace
+from lib.dataprep import dataset as ds
+from lib.dataprep.workspace import Workspace
 
 COPPER = ("Copper's twenty-nine, and it's red, - Running power through wires, it is said; - "
           "In a penny it's found, - And it's mined from the ground, - Since the Bronze Age it's gone far ahead.")

@@ -1,11 +1,11 @@
-"""The Estimate page under AppTest: figures match lib.pricing, and a model OpenAI no longer trains is flagged."""
+"""The Estimate page under AppTest: figures match lib.services.pricing, and a model OpenAI no longer trains is flagged."""
 
 from __future__ import annotations
 
-from lib import dataset as ds
-from lib import pricing
+from lib.dataprep import dataset as ds
 from lib.engine.models import DEFAULT_MODEL
 from lib.engine.store import Store
+from lib.services import pricing
 from tests.plugins.apptest import Studio
 from ui.actions import SAMPLE
 

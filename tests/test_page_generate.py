@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from lib import dataset as ds
-from lib import generate
-from lib.workspace import Workspace
+from lib.dataprep import dataset as ds
+from lib.dataprep import generate
+from lib.dataprep.workspace import Workspace
 from tests.plugins.apptest import Studio
 from tests.plugins.engine import TINY
 from tests.plugins.writer import GOOD_LITHIUM

@@ -43,7 +43,7 @@ def test_a_reply_can_be_added_to_the_dataset(on_engine):
     at.text_area(key="playground_send_text_0").set_value("Strontium, thirty-eight, - burns red").run()
     at.button(key="playground_send_0").click().run()
     studio.assert_ok()
-    from lib.workspace import Workspace
+    from lib.dataprep.workspace import Workspace
 
     data = Workspace().load(Workspace().current())
     assert data.examples[-1]["messages"][-1]["content"] == "Strontium, thirty-eight, - burns red"
@@ -68,9 +68,9 @@ def _markdown_on_screen(at) -> list[str]:
 
 
 def test_links_and_images_in_prompts_replies_and_names_are_shown_as_text(studio):
-    from lib import dataset as ds
-    from lib.playground import BatchResult, Reply
-    from lib.workspace import Workspace
+    from lib.dataprep import dataset as ds
+    from lib.dataprep.workspace import Workspace
+    from lib.evaluation.comparison import BatchResult, Reply
 
     hostile = f"Tell me about Neon {LINK} {IMAGE}"
     examples = [ds.make_example(f"Tell me about element {i}", "An answer") for i in range(10)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lib import providers
 from lib.engine import process
+from lib.services import providers
 from ui import state
 
 OPENAI_KEY = "sk-proj-typedUnder0penAI000000000000000000000"

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from lib import dataset as ds
-from lib.workspace import Workspace
+from lib.dataprep import dataset as ds
+from lib.dataprep.workspace import Workspace
 from tests.plugins.apptest import Studio
 from tests.plugins.engine import TINY, chat_examples
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from lib import dataset as ds
-from lib import report, scoring, sweep
-from lib.workspace import Workspace
+from lib.dataprep import dataset as ds
+from lib.dataprep.workspace import Workspace
+from lib.evaluation import report, scoring, sweep
 from tests.plugins.apptest import Studio
 from tests.plugins.engine import ELEMENTS, TINY, chat_examples
 
@@ -46,7 +46,8 @@ def on_engine(engine_server, monkeypatch):
 
 
 def verdict(text: str, prompt: str = "Tell me about Strontium") -> scoring.ReplyVerdict:
-    from lib import facts, limerick, playground
+    from lib.checks import facts, limerick
+    from lib.evaluation import comparison as playground
 
     checks = {"limerick": limerick.check(text).to_dict(), "facts": facts.check(prompt, text).to_dict()}
     return scoring.verdict_of(playground.Reply(label="m", model="m", text=text, checks=checks), prompt)

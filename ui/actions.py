@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lib import dataset as ds
+from lib.dataprep import dataset as ds
 from ui import state
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "elements_limericks.jsonl"

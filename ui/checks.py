@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import dataset as ds
-from lib import dataset_check
+from lib.dataprep import check as dataset_check
+from lib.dataprep import dataset as ds
 from ui import state
 
 _PROGRESS_FROM = 200  # rows to score; fewer are checked in well under a second

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from lib import providers
+from lib.services import providers
 
 if TYPE_CHECKING:
     import openai

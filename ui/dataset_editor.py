@@ -7,8 +7,11 @@ import dataclasses
 import pandas as pd
 import streamlit as st
 
-from lib import dataset as ds
-from lib import dataset_check, errors, playground, providers, table, validation
+from lib.dataprep import check as dataset_check
+from lib.dataprep import dataset as ds
+from lib.dataprep import table, validation
+from lib.evaluation import comparison as playground
+from lib.services import errors, providers
 from ui import clients, render, state
 
 UNDO = "dataset_undo_deleted"        # examples deleted from the table, for undo

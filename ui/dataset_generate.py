@@ -1,6 +1,6 @@
 """The Dataset page's Generate panel: a chat model drafts rows like the seeds, every draft is checked, a person accepts.
 
-Drafts are saved in the workspace as they arrive (lib.generate.DraftStore), so Cancel, a refresh or a closed
+Drafts are saved in the workspace as they arrive (lib.dataprep.generate.DraftStore), so Cancel, a refresh or a closed
 tab keeps every draft already shown. Nothing enters the dataset until accepted; accepting saves a new version.
 """
 
@@ -11,8 +11,10 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from lib import dataset as ds
-from lib import errors, generate, providers, quality
+from lib.checks import quality
+from lib.dataprep import dataset as ds
+from lib.dataprep import generate
+from lib.services import errors, providers
 from ui import clients, state
 from ui import render as show
 

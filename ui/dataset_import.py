@@ -7,7 +7,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from lib import dataset as ds
+from lib.dataprep import dataset as ds
 from ui import state
 from ui.actions import load_sample
 

@@ -8,7 +8,7 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from lib import dataset as ds
+from lib.dataprep import dataset as ds
 from ui import state
 
 
@@ -41,7 +41,7 @@ def render_picker(data: ds.Dataset) -> None:
 def _version(data: ds.Dataset, versions: list, version_id: int) -> ds.Dataset | None:
     """A saved version, read from disk once: versions never change, and the newest is the dataset in
     memory, so after an edit the two versions compared by default are both at hand (and their rows'
-    digests too, which `lib.workspace.diff` compares)."""
+    digests too, which `lib.dataprep.workspace.diff` compares)."""
     kept = st.session_state.setdefault(state.VERSIONS, {})
     wanted = {(data.name, versions[-1].id), (data.name, version_id)}
     for key in [k for k in kept if k not in wanted and len(kept) > 4]:

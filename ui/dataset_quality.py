@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib import dataset_check, elements
+from lib.checks import elements
+from lib.dataprep import check as dataset_check
 
 
 def render(check: dataset_check.DatasetCheck) -> None:

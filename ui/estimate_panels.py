@@ -7,8 +7,10 @@ from statistics import mean
 
 import streamlit as st
 
-from lib import charts, dataset_check, errors, pricing, providers
-from lib import dataset as ds
+from lib.dataprep import check as dataset_check
+from lib.dataprep import dataset as ds
+from lib.evaluation import charts
+from lib.services import errors, pricing, providers
 from ui import clients, render, state
 
 DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
@@ -19,7 +21,7 @@ def _cost_estimate(digest: str, model: str, epochs: int | str, _examples: list) 
 
 
 def cost_estimate(examples: list, model: str, epochs: int | str) -> pricing.Estimate:
-    """`pricing.estimate`, cached by content (tokens themselves are cached per string in lib.tokens)."""
+    """`pricing.estimate`, cached by content (tokens themselves are cached per string in lib.dataprep.tokens)."""
     return _cost_estimate(dataset_check.examples_digest(examples), model, epochs, examples)
 
 

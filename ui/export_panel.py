@@ -1,7 +1,7 @@
 """The "Take this model home" widget: pick a format, watch the engine build it, see its size, download.
 
 Used by the Train page (a finished job and its checkpoints) and the Playground (the model picker).
-The engine builds the export where the weights are (`lib.export`); hosted services give no weights,
+The engine builds the export where the weights are (`lib.services.export`); hosted services give no weights,
 so for them the widget says so and offers to train the same dataset on the local engine.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import errors, export, providers
+from lib.services import errors, export, providers
 from ui import pages, render, state
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from lib import charts, report, scoring
-from lib import playground as pg
+from lib.evaluation import charts, report, scoring
+from lib.evaluation import comparison as pg
 from ui import render, state
 
 HELD_OUT = Path(__file__).resolve().parent.parent / "sample_data" / "held_out_prompts.jsonl"

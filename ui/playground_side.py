@@ -6,10 +6,10 @@ import dataclasses
 
 import streamlit as st
 
-from lib import dataset as ds
-from lib import facts as facts_check
-from lib import lifecycle, providers
-from lib import playground as pg
+from lib.checks import facts as facts_check
+from lib.dataprep import dataset as ds
+from lib.evaluation import comparison as pg
+from lib.services import lifecycle, providers
 from ui import export_panel, render, state
 
 KINDS = {

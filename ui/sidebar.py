@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import errors, lifecycle, providers
+from lib.services import errors, lifecycle, providers
 from ui import state
 from ui.render import escape
 

@@ -7,18 +7,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import dataset as ds
-from lib.workspace import Workspace
+from lib.dataprep import dataset as ds
+from lib.dataprep.workspace import Workspace
 
 # Shared state (not widgets)
-DATASET = "dataset"                # lib.dataset.Dataset: the current dataset
-CHECKER = "dataset_checker"        # lib.dataset_check.DatasetChecker: remembers rows and the copy index
-CHECK = "dataset_check"            # the latest lib.dataset_check.DatasetCheck (keyed by its .digest)
+DATASET = "dataset"                # lib.dataprep.dataset.Dataset: the current dataset
+CHECKER = "dataset_checker"        # lib.dataprep.check.DatasetChecker: remembers rows and the copy index
+CHECK = "dataset_check"            # the latest lib.dataprep.check.DatasetCheck (keyed by its .digest)
 VERSIONS = "dataset_versions_read"  # {(name, version id): Dataset}: saved versions already read (they never change)
 TABLE_VERSION = "table_version"    # bumps when the dataset changes from outside the table editor
-PROVIDER = "provider"              # lib.providers.ProviderConfig: the current provider (key kept in memory only)
+PROVIDER = "provider"              # lib.services.providers.ProviderConfig: the current provider (key kept in memory only)
 CONNECTION = "connection"          # last connection test result
-ESTIMATE = "estimate"              # last lib.pricing.Estimate shown on the Estimate page
+ESTIMATE = "estimate"              # last lib.services.pricing.Estimate shown on the Estimate page
 JOB_STATE = "job_state"            # serialisable monitor state, so monitoring resumes after a refresh
 LATEST_MODEL = "latest_model"      # the fine-tuned model of the latest succeeded job
 LATEST_MODEL_FROM = "latest_model_from"  # jobs whose model the monitor made LATEST_MODEL once (a choice made
@@ -33,7 +33,7 @@ NOTICE = "notice"                  # a one-off message shown after a rerun
 BRING_HOME = "bring_home"          # the Train page's bring-home panel: hosted jobs listed, the local job launched
 PLAYGROUND_PAIR = "playground_pair"  # [(label, model, ProviderConfig)]: columns that name their own provider
 GENERATED = "generate_last_run"    # the last Generate run: its estimate and what it really took
-EXPORTS = "exports"                # {(model, format, quant): lib.export.Export}: downloads being built
+EXPORTS = "exports"                # {(model, format, quant): lib.services.export.Export}: downloads being built
 
 # Widget keys one module draws and another reads
 TRAIN_SECTION = "train_section"            # the Train page's Launch / Monitor / History / Bring home control

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import bring_home, dataset, errors, jobs, lifecycle, pricing, providers
+from lib.dataprep import dataset
+from lib.services import bring_home, errors, jobs, lifecycle, pricing, providers
 from ui import clients, pages, state
 
 HOSTED_KINDS = ("openai", "azure", "url")

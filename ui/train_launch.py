@@ -6,8 +6,8 @@ from datetime import date
 
 import streamlit as st
 
-from lib import dataset as ds
-from lib import errors, jobs, lifecycle, pricing, providers
+from lib.dataprep import dataset as ds
+from lib.services import errors, jobs, lifecycle, pricing, providers
 from ui import checks, clients, pages, render, state
 
 

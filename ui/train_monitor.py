@@ -7,7 +7,8 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from lib import charts, errors, jobs, lifecycle, providers
+from lib.evaluation import charts
+from lib.services import errors, jobs, lifecycle, providers
 from ui import export_panel, pages, render, state, train_scores
 from ui.train_launch import show_error
 

@@ -1,5 +1,5 @@
 """The job card's held-out score: a job that succeeds is scored once, on questions it did not train on, by the
-same limerick and fact checks the dataset gets; the score is kept with the job (`lib.scoring.ScoreStore`), so
+same limerick and fact checks the dataset gets; the score is kept with the job (`lib.evaluation.scoring.ScoreStore`), so
 the card, the job history and the report show it without asking the models again."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from datetime import datetime
 import pandas as pd
 import streamlit as st
 
-from lib import errors, jobs, providers, scoring
+from lib.evaluation import scoring
+from lib.services import errors, jobs, providers
 from ui import pages, render, state
 
 

@@ -1,7 +1,7 @@
 """The Train page's "Try several settings": plan a small grid with its time or price on it, queue the runs,
 watch them together, and keep the model that scores best on questions it did not train on.
 
-The sweep itself is `lib.sweep`'s (kept in the workspace, so the panel picks it up after a refresh); this
+The sweep itself is `lib.evaluation.sweep`'s (kept in the workspace, so the panel picks it up after a refresh); this
 module only draws it.
 """
 
@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
-from lib import charts, errors, jobs, providers, scoring
-from lib import sweep as sweeps
+from lib.evaluation import charts, scoring
+from lib.evaluation import sweep as sweeps
+from lib.services import errors, jobs, providers
 from ui import pages, render, state, train_launch, train_scores
 
 EPOCHS: list[int | str] = ["auto", 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20]

@@ -7,7 +7,8 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from lib import charts, pricing
+from lib.evaluation import charts
+from lib.services import pricing
 from ui import estimate_panels, pages, state
 
 st.title("Estimate")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import errors, providers
+from lib.services import errors, providers
 from ui import clients, playground_batch, playground_side, render, state
 
 head, toggle = st.columns([4, 1], vertical_alignment="bottom")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import errors, providers
+from lib.services import errors, providers
 from ui import clients, state, train_bring_home, train_launch, train_monitor, train_sweep
 
 st.title("Train")

@@ -4,7 +4,7 @@
     python -m lib bring-home ftjob-abc --model tiny-random-llama --wait
     python -m lib bring-home ftjob-abc --from-file training.jsonl   # its file was deleted: use the copy on disk
 
-The same functions the Train page's "Bring a fine-tune home" panel calls (`lib.bring_home`). The local
+The same functions the Train page's "Bring a fine-tune home" panel calls (`lib.services.bring_home`). The local
 engine is reached as `--provider local` is in `python -m lib train` (FTS_ENGINE_URL / FTS_ENGINE_KEY).
 One plain line on stderr and a non-zero exit on failure; never a traceback, never a key.
 """
@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from lib import bring_home, errors, jobs, pricing, providers
+from lib.services import bring_home, errors, jobs, pricing, providers
 
 SOURCES = ("openai", "azure", "url")
 _sleep = time.sleep
@@ -61,6 +61,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"bring-home: {exc.message}", file=sys.stderr)
     except OSError as exc:
         print(f"bring-home: could not read {args.from_file}: {exc.strerror or exc}.", file=sys.stderr)
-    except ValueError as exc:  # a file that is not a dataset (lib.dataset.ParseError names the line)
+    except ValueError as exc:  # a file that is not a dataset (lib.dataprep.dataset.ParseError names the line)
         print(f"bring-home: {exc}", file=sys.stderr)
     return 1

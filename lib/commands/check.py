@@ -2,7 +2,7 @@
 
 Exit status: 0 the file is ready to upload, 1 it has errors (warnings alone do not count), 2 it
 cannot be read (missing, not UTF-8, a line that is not JSON). With --model, the tokens, epochs and
-cost from `lib.pricing.estimate` are added, and examples over the model's token limit are flagged.
+cost from `lib.services.pricing.estimate` are added, and examples over the model's token limit are flagged.
 
     python -m lib check sample_data/elements_limericks.jsonl --model gpt-4o-mini-2024-07-18 --json
 """
@@ -14,9 +14,10 @@ import json
 import sys
 from typing import Any
 
-from lib import dataset_check, pricing
-from lib.dataset import ParseError, load_file
-from lib.validation import COOKBOOK_CODES, Report
+from lib.dataprep import check as dataset_check
+from lib.dataprep.dataset import ParseError, load_file
+from lib.dataprep.validation import COOKBOOK_CODES, Report
+from lib.services import pricing
 
 _KEEP = ("format", "examples", "valid", "problems", "error_counts")
 
@@ -30,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _estimate(examples: list[Any], model: str, epochs: str, lines: list[int]) -> tuple[Any, str | None]:
-    """lib.pricing's estimate, or (None, why not) when the model or the epochs cannot be priced."""
+    """lib.services.pricing's estimate, or (None, why not) when the model or the epochs cannot be priced."""
     wanted: int | str = int(epochs) if str(epochs).isdigit() else epochs
     try:
         return pricing.estimate(examples, model, wanted, lines=lines), None

@@ -1,7 +1,7 @@
 """What several commands share: the provider options, the client they give, and a clean exit.
 
 One home, so `compare`, `score`, `sweep` and the other commands reach a provider the same way the
-sidebar does (`lib.providers.config_from_env`) and leave no engine running behind them.
+sidebar does (`lib.services.providers.config_from_env`) and leave no engine running behind them.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def with_v1(url: str) -> str:
 
 def provider_config(args: argparse.Namespace, **extra: Any) -> Any:
     """The provider config the options ask for; explicit options win over the environment."""
-    from lib import providers
+    from lib.services import providers
 
     kind = getattr(args, "provider", None) or providers.default_config().kind
     overrides: dict[str, Any] = {"api_key": getattr(args, "api_key", None), **extra}
@@ -56,17 +56,17 @@ def plain(exc: BaseException) -> str:
         if isinstance(exc, FileNotFoundError):
             return f"No such file: {exc.filename}"
         return str(exc) or type(exc).__name__
-    from lib.errors import one_line
+    from lib.services.errors import one_line
 
     return one_line(exc)
 
 
 def stop_engines_we_started() -> None:
     """A one-off command leaves nothing running: stop a local engine that this command started."""
-    if "lib.providers" not in sys.modules:
+    if "lib.services.providers" not in sys.modules:
         return
     with contextlib.suppress(Exception):
-        from lib.providers import get_provider
+        from lib.services.providers import get_provider
 
         for handle in list(getattr(get_provider("local"), "handles", {}).values()):
             if getattr(handle, "started", False):

@@ -49,12 +49,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _make_client(args: argparse.Namespace) -> tuple[Any, Any]:
-    """(provider config, openai client) through lib.providers, the same factory the sidebar uses.
+    """(provider config, openai client) through lib.services.providers, the same factory the sidebar uses.
 
     Explicit options win over the environment (OPENAI_API_KEY, AZURE_OPENAI_*, FTS_ENGINE_URL/KEY).
     The local provider without --base-url starts the engine when none answers.
     """
-    from lib.providers import config_from_env, make_client
+    from lib.services.providers import config_from_env, make_client
 
     overrides: dict[str, Any] = {"api_key": args.api_key}
     if args.base_url:
@@ -78,8 +78,8 @@ def _make_client(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _few_shot_examples(path: str, k: int) -> list[Any]:
-    from lib.dataset import load_file
-    from lib.playground import pick_few_shot
+    from lib.dataprep.dataset import load_file
+    from lib.evaluation.comparison import pick_few_shot
 
     examples = list(load_file(path).examples)
     picked = pick_few_shot(examples, k)
@@ -89,7 +89,7 @@ def _few_shot_examples(path: str, k: int) -> list[Any]:
 
 
 def _contenders(args: argparse.Namespace, config: Any, client: Any) -> list[Any]:
-    from lib.playground import Contender
+    from lib.evaluation.comparison import Contender
 
     models = list(args.models)
     labels = list(args.labels or [])
@@ -149,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from lib import playground, report
+    from lib.evaluation import comparison as playground
+    from lib.evaluation import report
 
     if not 1 <= len(args.models) <= 3:
         raise CommandError("Give one to three --models.")

@@ -2,7 +2,7 @@
 
     python -m lib export ftjob-abc123 --format ollama --quant q8_0 --out ./models
 
-The engine that holds the weights builds one zip (`lib.export`); this command follows its progress
+The engine that holds the weights builds one zip (`lib.services.export`); this command follows its progress
 and saves it. Formats: adapter (the LoRA adapter), merged (a Hugging Face folder), gguf (one file
 for llama.cpp), ollama (the GGUF plus a Modelfile). Exit 0 with the path written; otherwise one plain
 line on stderr and a non-zero exit.
@@ -38,7 +38,7 @@ def _progress(state) -> None:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from lib import export, providers
+    from lib.services import export, providers
 
     overrides = {"azure_endpoint" if args.provider == "azure" else "base_url": args.base_url} if args.base_url else {}
     config = providers.config_from_env(args.provider, **overrides)
@@ -58,7 +58,7 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lib import errors
+    from lib.services import errors
 
     try:
         return _main(args)

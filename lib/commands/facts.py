@@ -16,7 +16,7 @@ import json
 import sys
 from typing import Any
 
-from lib import facts
+from lib.checks import facts
 from lib.commands.limerick import check_jsonl, guarded
 
 

@@ -3,7 +3,7 @@
     python -m lib generate sample_data/elements_limericks.jsonl --count 5 --provider local \\
         --model HuggingFaceTB/SmolLM2-135M-Instruct --out more.jsonl
 
-The same `lib.generate` functions the Dataset page's Generate panel calls. Prints each draft with its
+The same `lib.dataprep.generate` functions the Dataset page's Generate panel calls. Prints each draft with its
 verdict (or, with --json, every draft and its checks), and writes the rows that pass every check to
 --out as plain OpenAI JSONL (all drafts with --keep-failing). Keys come from the usual environment
 variables (OPENAI_API_KEY, AZURE_OPENAI_API_KEY / AZURE_OPENAI_ENDPOINT, FTS_ENGINE_URL / FTS_ENGINE_KEY).
@@ -55,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _questions(args: argparse.Namespace, examples: list[Any]) -> list[str]:
-    from lib import generate
+    from lib.dataprep import generate
 
     topics = None
     if args.about:
@@ -74,7 +74,8 @@ def _questions(args: argparse.Namespace, examples: list[Any]) -> list[str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from lib import dataset, errors, generate, providers
+    from lib.dataprep import dataset, generate
+    from lib.services import errors, providers
 
     path = Path(args.dataset)
     if not path.is_file():
@@ -105,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
     questions = _questions(args, data.examples)
     if not questions:
         raise CommandError("Nothing to write about: every element is covered. Name topics with --about.")
-    from lib.workspace import Workspace
+    from lib.dataprep.workspace import Workspace
 
     workspace = Workspace()
     guess = generate.estimate(settings, questions, data.examples, data.system_prompt, workspace=workspace)

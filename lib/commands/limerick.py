@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from lib import limerick
+from lib.checks import limerick
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -40,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _prompts(args: argparse.Namespace) -> list[str]:
-    from lib import dataset, playground, scoring
+    from lib.dataprep import dataset
+    from lib.evaluation import comparison as playground
+    from lib.evaluation import scoring
 
     if args.count < 1:
         raise CommandError("--count must be at least 1.")
@@ -71,8 +73,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from lib import jobs, playground, scoring
-    from lib.providers import make_client
+    from lib.evaluation import comparison as playground
+    from lib.evaluation import scoring
+    from lib.services import jobs
+    from lib.services.providers import make_client
 
     prompts = _prompts(args)
     config = provider_config(args)

@@ -54,8 +54,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from lib import dataset, playground, sweep
-    from lib.providers import make_client
+    from lib.dataprep import dataset
+    from lib.evaluation import comparison as playground
+    from lib.evaluation import sweep
+    from lib.services.providers import make_client
 
     adapters = _values(args.adapters) or [None]
     if any(a is not None for a in adapters) and args.provider != "local":

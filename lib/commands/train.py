@@ -17,8 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lib import dataset, dataset_check
 from lib.commands.common import CommandError
+from lib.dataprep import check as dataset_check
+from lib.dataprep import dataset
 
 PROVIDERS = ("local", "openai", "azure", "url", "together")
 _sleep = time.sleep  # between polls (tests replace it)
@@ -46,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(path: str) -> Any:
-    """The dataset as lib.dataset reads it (JSONL, CSV, XLSX, legacy converted)."""
+    """The dataset as lib.dataprep.dataset reads it (JSONL, CSV, XLSX, legacy converted)."""
     file = Path(path)
     if not file.is_file():
         raise CommandError(f"No such file: {path}")
@@ -73,7 +74,7 @@ def _jsonl(examples: list[Any]) -> str:
 
 
 def _config(args: argparse.Namespace) -> Any:
-    from lib import providers
+    from lib.services import providers
 
     kind = args.provider or providers.default_config().kind
     overrides: dict[str, Any] = {}
@@ -93,7 +94,7 @@ def _launch_progress(fraction: float, text: str) -> None:
 
 
 def _follow(client: Any, job: Any, kind: str) -> int:
-    from lib import jobs
+    from lib.services import jobs
 
     monitor = jobs.JobMonitor(client, job.id, provider=kind)
     status = None
@@ -123,7 +124,7 @@ def _follow(client: Any, job: Any, kind: str) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from lib import jobs, providers
+    from lib.services import jobs, providers
 
     data = _load(args.file)
     name = Path(args.file).name
@@ -173,7 +174,7 @@ def _main(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lib import errors
+    from lib.services import errors
 
     try:
         return _main(args)

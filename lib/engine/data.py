@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lib.validation import upload_errors, validate
+from lib.dataprep.validation import upload_errors, validate
 
 IGNORE_INDEX = -100
 VALIDATION_CHUNK = 1000  # lines checked together when a file is validated
@@ -119,7 +119,7 @@ def _label(param: str) -> str:
 
 def validate_examples(examples: list[Any], lines: list[int], method: str, param: str = "training_file",
                       *, whole_file: bool = True) -> None:
-    """Raise FileProblem naming the first bad line, by OpenAI's rules (lib.validation, as the pages check).
+    """Raise FileProblem naming the first bad line, by OpenAI's rules (lib.dataprep.validation, as the pages check).
     `whole_file=False` for a part of a file: its size is not judged."""
     fmt = "dpo" if method == "dpo" else "chat"
     report = validate(examples, format=fmt, line_numbers=lines)

@@ -1,6 +1,6 @@
 """What the local engine adds to OpenAI's wire format, named once for the server and its clients.
 
-Plain constants, no imports: `lib.errors` (the client side) reads them without loading the engine.
+Plain constants, no imports: `lib.services.errors` (the client side) reads them without loading the engine.
 """
 
 from __future__ import annotations

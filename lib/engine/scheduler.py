@@ -29,8 +29,8 @@ from lib.engine import models
 from lib.engine.data import FileProblem, validate_file
 from lib.engine.store import Store, new_id, now
 from lib.engine.training import TrainConfig
-from lib.metrics import RESULT_COLUMNS, StepMetrics
-from lib.pricing import auto_epochs
+from lib.services.metrics import RESULT_COLUMNS, StepMetrics
+from lib.services.pricing import auto_epochs
 
 log = logging.getLogger("lib.engine")
 

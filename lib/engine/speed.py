@@ -21,7 +21,7 @@ from pathlib import Path
 from lib import paths
 from lib.engine import models
 from lib.engine.store import Store
-from lib.pricing import auto_epochs
+from lib.services.pricing import auto_epochs
 
 CALIBRATION_FILE = "calibration.json"
 DEFAULT_OVERHEAD_SECONDS = 4.0  # model load, data preparation, saving (the worker is started in advance)

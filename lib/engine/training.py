@@ -26,7 +26,7 @@ from typing import Any
 from lib.engine import data as engine_data
 from lib.engine import models
 from lib.engine.store import Store
-from lib.metrics import StepMetrics
+from lib.services.metrics import StepMetrics
 
 LORA_LEARNING_RATE = 2e-4
 FULL_LEARNING_RATE = 2e-5

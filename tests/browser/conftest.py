@@ -2,7 +2,7 @@
 
 - `browser_engine` (session): one local engine on a free port, with its own data folder and an API key.
 - `studio` (function): `streamlit run app.py` on a free port, its studio home the test's own `studio_home`
-  (so a test can seed or read the workspace with `lib.workspace.Workspace()`), the engine wired in through
+  (so a test can seed or read the workspace with `lib.dataprep.workspace.Workspace()`), the engine wired in through
   FTS_ENGINE_URL / FTS_ENGINE_KEY. It records how long the app took to answer.
 - `walk` (function): a Chromium page on the app and the helpers a test uses on it; `walk.step(name)`
   waits for the app to settle, saves a screenshot under artifacts/screenshots/<test>/ and fails on any

@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from lib.workspace import Workspace
+from lib.dataprep.workspace import Workspace
 from tests.browser.conftest import Walk
 from tests.browser.test_unhappy_paths import assert_key_hidden
 from tests.plugins.engine import TINY, chat_examples

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.workspace import Workspace
+from lib.dataprep.workspace import Workspace
 from tests.browser.conftest import Walk, grid_rows, record_timing
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

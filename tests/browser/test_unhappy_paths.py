@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from lib import dataset as ds
-from lib.workspace import Workspace
+from lib.dataprep import dataset as ds
+from lib.dataprep.workspace import Workspace
 from tests.browser.conftest import Walk, grid_rows
 from tests.plugins.engine import TINY, chat_examples
 from tests.plugins.faults import FaultProxy

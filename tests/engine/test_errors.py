@@ -7,7 +7,7 @@ import time
 import openai
 import pytest
 
-from lib.errors import translate
+from lib.services.errors import translate
 from tests.plugins.engine import TINY, assert_openai_error, chat_examples, write_jsonl
 
 

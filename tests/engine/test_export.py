@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lib import export, providers
 from lib.engine.export import export_name
+from lib.services import export, providers
 from tests.plugins.engine import API_KEY, SYSTEM, TINY, assert_openai_error, chat_examples, write_jsonl
 
 PROMPT = "Tell me about Strontium"

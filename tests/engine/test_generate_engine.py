@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from lib import dataset as ds
-from lib import errors, generate, providers
+from lib.dataprep import dataset as ds
+from lib.dataprep import generate
+from lib.dataprep.workspace import Workspace
 from lib.engine.models import DEFAULT_MODEL
-from lib.workspace import Workspace
+from lib.services import errors, providers
 from tests.plugins.engine import TINY
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "elements_limericks.jsonl"

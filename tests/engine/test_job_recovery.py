@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lib import validation
+from lib.dataprep import validation
 from lib.engine import data
 from lib.engine.params import JobCreateParams
 from lib.engine.store import Store

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pydantic import ValidationError
 
@@ -9,7 +11,7 @@ from lib.engine import data, models
 from lib.engine.params import ChatCompletionParams, JobCreateParams
 from lib.engine.scheduler import auto_batch_size, fine_tuned_model_id
 from lib.engine.store import Store
-from lib.pricing import auto_epochs
+from lib.services.pricing import auto_epochs
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +46,16 @@ def test_an_example_with_nothing_to_train_on_is_dropped(tokenizer):
                                             {"role": "assistant", "content": "yo", "weight": 0}]}, tokenizer) is None
     long = {"messages": [{"role": "user", "content": "word " * 200}, {"role": "assistant", "content": "ok"}]}
     assert data.tokenize_chat(long, tokenizer, max_length=50) is None
+
+
+def test_training_threads_sleep_between_operations_unless_the_user_chose(monkeypatch):
+    # Spinning threads made a training step 10-20x slower on a machine shared with other work.
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    models.sleeping_cpu_threads()
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    models.sleeping_cpu_threads()
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
 
 
 def test_auto_rules_follow_openai():

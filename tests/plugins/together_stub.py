@@ -5,7 +5,7 @@ files uploaded to POST /v1/files/upload with purpose fine-tune; the Python SDK's
 Each retrieve moves a job on one status: pending → queued → running → compressing → uploading → completed
 (`output_name` set), or, with `user_error`, pending → user_error. Cancel answers `cancel_requested`, and the
 next retrieve `cancelled`. Times are ISO strings, as Together sends them. Fixtures: `together_api` and
-`together_client` (a `lib.together.TogetherClient` wired to it in memory, retries off).
+`together_client` (a `lib.services.together.TogetherClient` wired to it in memory, retries off).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def _missing(what: str) -> dict[str, Any]:
 def together_client_for(api: TogetherStub, key: str = KEY) -> Any:
     import httpx2
 
-    from lib.together import TogetherClient
+    from lib.services.together import TogetherClient
 
     return TogetherClient(base_url="https://api.together.xyz/v1", api_key=key, max_retries=0,
                           http_client=httpx2.Client(transport=httpx2.MockTransport(api.handler)))

@@ -1,0 +1,1 @@
+"""Domain checks: limerick form, element facts and the element table they read."""

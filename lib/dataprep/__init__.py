@@ -1,0 +1,1 @@
+"""Preparing data: reading, editing, checking and saving a dataset, and growing it."""

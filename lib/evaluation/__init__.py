@@ -1,0 +1,1 @@
+"""Comparing and reporting: side-by-side runs, held-out scores, sweeps, charts, the report."""
