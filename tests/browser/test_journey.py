@@ -90,7 +90,7 @@ def test_a_newcomer_goes_from_the_sample_to_a_report(walk: Walk, tmp_path):
     assert row == 7 and rows[row][header.index("Check")] == "1 error", rows[row]
     assert rows[row][column] == ""
     walk.edit_cell(editor, row, column, COPPER)
-    page.get_by_text("Valid: OpenAI would accept these 12 examples.").wait_for(timeout=60_000)
+    page.get_by_text("Valid: OpenAI would accept these 12 training examples.").wait_for(timeout=60_000)
     walk.step("validation turned green")
     assert not walk.alerts("error")
     saved = Workspace().load(Workspace().current())

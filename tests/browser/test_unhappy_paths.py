@@ -248,7 +248,7 @@ def test_a_refresh_right_after_a_table_edit_keeps_the_edit(walk: Walk):
     # the browser has not even sent the edit yet: nothing on the server can keep that.)
     walk.page.wait_for_timeout(250)
     walk.reload()  # no waiting for the page to confirm
-    page.get_by_text("Valid: OpenAI would accept these 12 examples.").wait_for(timeout=30_000)
+    page.get_by_text("Valid: OpenAI would accept these 12 training examples.").wait_for(timeout=30_000)
     walk.step("after the refresh")
     assert copper_cell(walk)[2] == COPPER
     assert Workspace().load(SAMPLE_NAME).examples[7]["messages"][2]["content"] == COPPER
@@ -280,7 +280,7 @@ def test_a_second_table_edit_keeps_the_first(walk: Walk):
     page.get_by_text("Not ready to train: 1 error to fix.").wait_for()
     row, column, _ = copper_cell(walk)
     walk.edit_cell(table(walk), row, column, COPPER)
-    page.get_by_text("Valid: OpenAI would accept these 12 examples.").wait_for(timeout=30_000)
+    page.get_by_text("Valid: OpenAI would accept these 12 training examples.").wait_for(timeout=30_000)
     walk.step("first edit fixed row 8")
     header = grid_rows(table(walk))[0]
     walk.edit_cell(table(walk), 0, header.index("User asks"), "Tell me about Hydrogen, please")
