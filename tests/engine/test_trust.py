@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -58,7 +59,10 @@ def call(app, method: str, path: str, *, headers: dict[str, str] | None = None,
              "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
              "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
              "server": ("127.0.0.1", 8765), "client": ("127.0.0.1", 50000)}
-    asyncio.run(app(scope, receive, send))
+    # On a thread of its own: the browser tests' Playwright keeps an event loop running on the main thread.
+    runner = threading.Thread(target=asyncio.run, args=(app(scope, receive, send),))
+    runner.start()
+    runner.join()
     start = messages[0]
     return Reply(start["status"], {k.decode(): v.decode() for k, v in start["headers"]},
                  b"".join(m.get("body", b"") for m in messages[1:]), pulled)
