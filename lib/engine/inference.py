@@ -113,6 +113,7 @@ class _Request:
     top_p: float | None
     seed: int | None
     logprobs: int | None = None  # None: not asked; else how many most likely tokens to list (0-20)
+    background: bool = False  # OpenAI's service_tier "flex": served after every interactive request waiting
     call: Call | None = None
     streamer: _Streamer = field(default_factory=lambda: _Streamer())
     state: dict = field(default_factory=dict)
@@ -278,12 +279,13 @@ class ModelProxy:
     # -- generation -------------------------------------------------------------------------------
     def start(self, target: Target, messages: list[dict], *, n: int = 1, max_tokens: int | None = None,
               temperature: float | None = None, top_p: float | None = None, seed: int | None = None,
-              stop: list[str] | None = None, logprobs: int | None = None) -> Call:
+              stop: list[str] | None = None, logprobs: int | None = None, background: bool = False) -> Call:
         """Queue one chat request as n rows (n copies of the prompt share batches). Each reader yields
         ("delta", text) pieces (after ("logprobs", entries) for them when asked), then ("done", Completion).
         Raises QueueFull when `max_waiting` requests are already in, so a crowd gets 429, not a wait."""
         started = time.perf_counter()
-        requests = [_Request(target, messages, max_tokens, temperature, top_p, seed, logprobs) for _ in range(n)]
+        requests = [_Request(target, messages, max_tokens, temperature, top_p, seed, logprobs, background)
+                    for _ in range(n)]
         with self._arrived:
             if self._calls >= self.max_waiting:
                 raise errors.QueueFull(f"{self.max_waiting} chat requests are already waiting for this engine; "
@@ -341,7 +343,8 @@ class ModelProxy:
             with self._arrived:
                 while not self._pending:
                     self._arrived.wait()
-                first = self._pending.pop(0)
+                # A person waiting (the Playground) goes before a background score or sweep.
+                first = self._pending.pop(next((i for i, r in enumerate(self._pending) if not r.background), 0))
             batch = [first]
             key = first.batch_key()
             deadline = time.monotonic() + BATCH_WINDOW

@@ -172,6 +172,8 @@ class ChatCompletionParams(BaseModel):
     frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0, description="Accepted; mapped to a repetition penalty.")
     presence_penalty: float | None = Field(None, ge=-2.0, le=2.0, description="Accepted and ignored.")
     user: str | None = None
+    service_tier: Literal["auto", "default", "flex", "priority"] | None = Field(
+        None, description="'flex': served after the requests a person is waiting for (scores, sweeps).")
     logprobs: bool | None = Field(None, description="Return the log probability of each output token.")
     top_logprobs: int | None = Field(None, ge=0, le=20, description="With logprobs: the most likely tokens at "
                                                                    "each position (0-20).")

@@ -382,7 +382,8 @@ class Engine:
         messages = [m.model_dump() for m in params.messages]
         call = self.proxy.start(target, messages, n=params.choices(), max_tokens=params.token_limit(),
                                 temperature=params.temperature, top_p=params.top_p, seed=params.seed,
-                                stop=params.stop_list(), logprobs=params.logprobs_count())
+                                stop=params.stop_list(), logprobs=params.logprobs_count(),
+                                background=params.service_tier == "flex")
         watcher = asyncio.ensure_future(_cancel_when_gone(request, call))
         completion_id = "chatcmpl-" + secrets.token_hex(12)
         created = now()

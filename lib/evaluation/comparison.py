@@ -367,9 +367,12 @@ class _Params:
     temperature: float | None = DEFAULT_TEMPERATURE
     max_tokens: int | None = DEFAULT_MAX_TOKENS
     seed: int | None = None
+    service_tier: str | None = None
 
     def kwargs(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
+        if self.service_tier is not None:
+            out["service_tier"] = self.service_tier
         if self.temperature is not None:
             out["temperature"] = self.temperature
         if self.max_tokens is not None:
@@ -679,6 +682,7 @@ def run_batch(
     sleep: Callable[[float], None] = time.sleep,
     local_concurrency: int = LOCAL_BATCH,
     system_for: Callable[[str, str | None], str | None] | None = None,
+    background: bool = False,
 ) -> BatchResult:
     """Run every prompt through every contender, at most `concurrency` calls at a time.
 
@@ -692,6 +696,8 @@ def run_batch(
     services: the engine batches requests that arrive together, so sending it several at once is what
     makes a 20-prompt score or comparison quick; more than it batches would only wait in its queue.
     `system_for(prompt, system)` gives a prompt its own system message (the facts card, say).
+    `background` asks the local engine to serve these calls after any a person is waiting for
+    (OpenAI's `service_tier="flex"`; sent to the local engine only).
     """
     contenders = list(contenders)
     prompts = [str(p) for p in prompts]
@@ -701,6 +707,7 @@ def run_batch(
         raise ValueError("The prompt set is empty.")
     system = system_prompt if system_prompt is not None else DEFAULT_SYSTEM_PROMPT
     params = _Params(temperature, max_tokens, seed)
+    local_params = _Params(temperature, max_tokens, seed, "flex" if background else None)
     for contender in contenders:  # build clients once, before the threads share them
         with contextlib.suppress(Exception):
             contender.get_client()
@@ -718,7 +725,8 @@ def run_batch(
             return Reply(label=contenders[c].label, model=contenders[c].model, error=fatal[c])
         messages = build_messages(contenders[c], system_for(prompts[p], system) if system_for else system,
                                   prompts[p])
-        return _call(contenders[c], messages, params, question=prompts[p], stop=stop,
+        return _call(contenders[c], messages, local_params if contenders[c].is_local else params,
+                     question=prompts[p], stop=stop,
                      max_retries=max_retries, backoff=backoff, sleep=sleep, checks=checks,
                      on_fatal=lambda message: fatal.setdefault(c, message))
 

@@ -185,7 +185,7 @@ def score_models(contenders: Sequence[pg.Contender], prompts: Sequence[str], *,
         raise ValueError("There are no held-out prompts to score on.")
     batch = pg.run_batch(contenders, prompts, system_prompt=system_prompt,
                          temperature=0.0, max_tokens=max_tokens, seed=0, progress=progress,
-                         should_stop=should_stop)
+                         should_stop=should_stop, background=True)
     scores = []
     for c, contender in enumerate(contenders):
         column = batch.column(c)

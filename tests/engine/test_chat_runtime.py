@@ -200,3 +200,33 @@ def test_parameters_the_engine_cannot_honour_are_refused_by_name(engine_in_proce
                                                            **{param: value})
     error = assert_openai_error(caught.value, 400, param=param)
     assert param in error["message"]
+
+
+def test_a_person_waiting_is_served_before_background_scoring(engine_in_process, forward_passes):
+    """Scores and sweeps ask with OpenAI's service_tier="flex": a Playground question waiting behind them
+    is generated next, not after every background request that came before it."""
+    import threading
+
+    finished: list[str] = []
+    client = engine_in_process.client()
+
+    def ask(name: str, **kwargs) -> None:
+        client.chat.completions.create(model=TINY, messages=MESSAGES, **kwargs)
+        finished.append(name)
+
+    background = {"max_tokens": 300, "temperature": 0, "service_tier": "flex"}
+    before = forward_passes.count
+    first = threading.Thread(target=ask, args=("background 1",), kwargs=background)
+    first.start()
+    forward_passes.wait_beyond(before)  # the first background reply is being generated
+    second = threading.Thread(target=ask, args=("background 2",), kwargs=background)
+    second.start()
+    while engine_in_process.engine.proxy.in_flight < 2:
+        time.sleep(0.01)
+    person = threading.Thread(target=ask, args=("person",), kwargs={"max_tokens": 5, "temperature": 0.7})
+    person.start()
+    while engine_in_process.engine.proxy.in_flight < 3:
+        time.sleep(0.01)
+    for thread in (first, second, person):
+        thread.join(timeout=120)
+    assert finished.index("person") < finished.index("background 2"), finished
