@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -77,3 +78,17 @@ def progress_line(done: int, total: int, what: str = "replies") -> None:
     """`3/20 replies` on a terminal, nothing when piped."""
     if sys.stderr.isatty():
         print(f"\r{done}/{total} {what}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+
+def run_guarded(name: str, body: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a command's body the way every command ends: never a traceback (one plain line on stderr and
+    exit 1), and no engine this command started left running."""
+    try:
+        return body(args)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # never a traceback
+        print(f"{name}: {plain(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        stop_engines_we_started()

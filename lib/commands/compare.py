@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lib.commands.common import PROVIDERS, CommandError, plain, stop_engines_we_started, with_v1
+from lib.commands.common import PROVIDERS, CommandError, run_guarded, with_v1
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -137,15 +137,7 @@ def _progress(done: int, total: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:  # never a traceback
-        print(f"compare: {plain(exc)}", file=sys.stderr)
-        return 1
-    finally:
-        stop_engines_we_started()
+    return run_guarded("compare", _run, args)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from lib.commands.common import (
     CommandError,
     add_provider_arguments,
-    plain,
     progress_line,
     provider_config,
-    stop_engines_we_started,
+    run_guarded,
 )
 
 
@@ -61,15 +59,7 @@ def _prompts(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:  # never a traceback
-        print(f"score: {plain(exc)}", file=sys.stderr)
-        return 1
-    finally:
-        stop_engines_we_started()
+    return run_guarded("score", _run, args)
 
 
 def _run(args: argparse.Namespace) -> int:

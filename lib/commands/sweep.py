@@ -18,9 +18,8 @@ from pathlib import Path
 from lib.commands.common import (
     CommandError,
     add_provider_arguments,
-    plain,
     provider_config,
-    stop_engines_we_started,
+    run_guarded,
 )
 
 
@@ -42,15 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return _run(args)
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:  # never a traceback
-        print(f"sweep: {plain(exc)}", file=sys.stderr)
-        return 1
-    finally:
-        stop_engines_we_started()
+    return run_guarded("sweep", _run, args)
 
 
 def _run(args: argparse.Namespace) -> int:
