@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import socket
 import sys
 import tempfile
@@ -333,7 +332,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.epochs, args.repeats, args.skip_job = 1, 1, True
 
-    models.sleeping_cpu_threads()  # the engine's setting, so the loops in this process run as its worker does
     import torch
     from transformers import AutoTokenizer
 
@@ -343,8 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     examples = seed_examples(10)
     rows = [engine_data.tokenize_chat(e, tokenizer) for e in examples]
     steps = len(rows) * args.epochs
-    print(f"{args.model} on {device} ({torch.get_num_threads()} threads, OMP_WAIT_POLICY "
-          f"{os.environ.get('OMP_WAIT_POLICY')}); {len(rows)} examples of "
+    print(f"{args.model} on {device} ({torch.get_num_threads()} threads); {len(rows)} examples of "
           f"{sum(r['tokens'] for r in rows) / len(rows):.0f} tokens on average; {steps} steps per trial")
 
     trainers = {

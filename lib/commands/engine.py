@@ -90,11 +90,9 @@ def run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     from lib import paths
-    from lib.engine import models
     from lib.engine.guard import is_loopback
     from lib.engine.server import Settings, create_app
 
-    models.sleeping_cpu_threads()  # before the server's first model load imports torch
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         api_key = _api_key(args)

@@ -288,14 +288,6 @@ def end_of_turn_ids(tokenizer, model=None) -> list[int]:
     return sorted(set(ids))
 
 
-def sleeping_cpu_threads() -> None:
-    """Call before torch is imported: torch's CPU threads then sleep between operations instead of
-    spinning. A spinning thread holds a core that another process (or its own sibling thread) needs;
-    on a machine shared with other work a SmolLM2 training step took 10-20 s with spinning threads,
-    under 1 s with sleeping ones (same losses). An OMP_WAIT_POLICY already set is kept."""
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 def device_and_dtype():
     """The GPU (bf16 where supported) when there is one, else the CPU in float32."""
     import torch

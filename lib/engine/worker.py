@@ -45,12 +45,11 @@ def _redirect_output(log_path: Path) -> None:
 
 def main() -> int:
     _die_with_parent(os.getppid())
-    from lib.engine import models, training  # light: the heavy imports are below
+    from lib.engine import training  # light: the heavy imports are below
 
     if hasattr(signal, "SIGUSR1"):  # a pause can come while we still import: remember it
         signal.signal(signal.SIGUSR1, training.request_pause)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    models.sleeping_cpu_threads()  # before torch is imported
     # The slow imports, done while nobody waits.
     import datasets  # noqa: F401
     import peft  # noqa: F401
