@@ -6,18 +6,15 @@ the key, so the key never appears in clear in a cache key.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import streamlit as st
 
 from lib.services import providers
 
-if TYPE_CHECKING:
-    import openai
-
 
 @st.cache_resource(show_spinner=False, max_entries=8,
                    hash_funcs={providers.ProviderConfig: providers.ProviderConfig.fingerprint})
-def client(config: providers.ProviderConfig) -> openai.OpenAI:
+def client(config: providers.ProviderConfig) -> Any:  # the SDK's client; pages never import the SDK
     """`providers.make_client(config)`, once per settings (a failure is not cached: the next call tries again)."""
     return providers.make_client(config)
