@@ -13,7 +13,9 @@ gallium's) is "unverifiable".
 
 from __future__ import annotations
 
+import random
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -205,6 +207,19 @@ def find_elements(text: str) -> list[E.Element]:
         seen.setdefault(element.atomic_number, element)
     return list(seen.values())
 
+
+
+def uncovered_elements(questions: Iterable[str], *, order: str = "number", seed: int | None = None,
+                       limit: int | None = None) -> list[E.Element]:
+    """Elements none of `questions` asks about, in atomic-number order or shuffled (`order="random"`):
+    what a dataset does not cover yet, so what to generate rows for or to score a model on."""
+    covered = {element.atomic_number for element in (find_element(q) for q in questions if q) if element}
+    left = [e for e in E.all_elements() if e.atomic_number not in covered]
+    if order == "random":
+        random.Random(seed).shuffle(left)
+    elif order != "number":
+        raise ValueError(f"Unknown order {order!r}: choose 'number' or 'random'.")
+    return left[:limit] if limit is not None else left
 
 # ----------------------------------------------------------------------------- reports
 

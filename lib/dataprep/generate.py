@@ -24,7 +24,6 @@ import dataclasses
 import hashlib
 import json
 import math
-import random
 import re
 import threading
 import time
@@ -94,17 +93,6 @@ def question_template(examples: Sequence[Any]) -> str:
     return found.most_common(1)[0][0] if found else DEFAULT_QUESTION
 
 
-def covered_symbols(examples: Sequence[Any]) -> set[str]:
-    """Elements some row already asks about (read from the questions, so it is quick)."""
-    covered = set()
-    for example in examples:
-        question, _ = _question_and_answer(example)
-        element = facts.find_element(question) if question else None
-        if element is not None:
-            covered.add(element.symbol)
-    return covered
-
-
 def parse_topics(text: str) -> list[str]:
     """Topics typed or pasted by a person: one a line, or separated by commas when on one line."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
@@ -144,13 +132,9 @@ def plan(
             else:
                 questions.append(template.format(element=topic))
         return questions[:count]
-    covered = covered_symbols(examples)
-    left = [e for e in elements.all_elements() if e.symbol not in covered]
-    if order == "random":
-        random.Random(seed).shuffle(left)
-    elif order != "number":
-        raise ValueError(f"Unknown order {order!r}: choose 'number' or 'random'.")
-    return [template.format(element=e.name) for e in left[:count]]
+    asked = [_question_and_answer(example)[0] for example in examples]
+    left = facts.uncovered_elements(asked, order=order, seed=seed, limit=count)
+    return [template.format(element=e.name) for e in left]
 
 
 # ------------------------------------------------------------------------------------------- prompt

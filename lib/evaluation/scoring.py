@@ -12,17 +12,16 @@ show them without asking the models again.
 from __future__ import annotations
 
 import json
-import random
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from lib import paths
-from lib.checks import elements, facts
+from lib.checks import facts
 from lib.dataprep.workspace import atomic_write_text
 from lib.evaluation import comparison as pg
 
@@ -35,35 +34,14 @@ QUESTION = "Tell me about {name}"
 # --------------------------------------------------------------------------- prompt sets
 
 
-def covered_elements(examples: Iterable[Any]) -> set[int]:
-    """Atomic numbers of the elements the rows' user questions ask about."""
-    numbers: set[int] = set()
-    for prompt in pg.prompts_from_examples(examples):
-        element = facts.find_element(prompt)
-        if element is not None:
-            numbers.add(element.atomic_number)
-    return numbers
-
-
-def uncovered_elements(examples: Iterable[Any], *, order: str = "number", seed: int | None = None,
-                       limit: int | None = None) -> list[elements.Element]:
-    """Elements no row asks about yet, in atomic-number order or shuffled (`order="random"`)."""
-    covered = covered_elements(examples)
-    found = [e for e in elements.all_elements() if e.atomic_number not in covered]
-    if order == "random":
-        random.Random(seed).shuffle(found)
-    elif order != "number":
-        raise ValueError(f"order must be 'number' or 'random', not {order!r}.")
-    return found[:limit] if limit is not None else found
-
-
 def held_out_prompts(dataset: Any, n: int = DEFAULT_PROMPT_COUNT) -> list[str]:
     """The prompts a model is scored on: the dataset's validation split when it has one, else questions
     about elements the training rows do not cover (what the model cannot have memorised)."""
     validation = pg.prompts_from_examples(dataset.validation_examples())
     if validation:
         return validation[:n]
-    return [QUESTION.format(name=e.name) for e in uncovered_elements(dataset.train_examples(), limit=n)]
+    asked = pg.prompts_from_examples(dataset.train_examples())
+    return [QUESTION.format(name=e.name) for e in facts.uncovered_elements(asked, limit=n)]
 
 
 # --------------------------------------------------------------------------- one reply
