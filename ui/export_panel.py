@@ -66,6 +66,10 @@ def _progress(config: providers.ProviderConfig, wanted: tuple, key: str) -> None
             except errors.StudioError as exc:
                 st.error(render.escape(exc.message))
                 return
+        if current.done and active:
+            # Built: a full run draws the result outside this timer. A download button drawn here would be
+            # replaced by that run before the click lands, and its file would be gone when the browser asks.
+            st.rerun()
         if current.status == "failed":
             st.error(render.escape((current.error or {}).get("message") or "The export failed."))
         elif current.status == "succeeded":
@@ -75,7 +79,5 @@ def _progress(config: providers.ProviderConfig, wanted: tuple, key: str) -> None
                                icon=":material/download:")
         else:
             st.progress(current.progress, text=f"{current.stage or 'Waiting to start'}… {current.progress:.0%}")
-        if current.done and active:
-            st.rerun()  # built: stop refreshing
 
     follow()

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
@@ -60,6 +61,20 @@ def plain(exc: BaseException) -> str:
     from lib.services.errors import one_line
 
     return one_line(exc)
+
+
+def load_dataset(path: str | Path, *, what: str = "file") -> Any:
+    """The dataset at `path` as `lib.dataprep.dataset` reads it (JSONL, CSV, XLSX, legacy converted), or a
+    CommandError naming the file and, for a malformed one, its line."""
+    from lib.dataprep import dataset
+
+    file = Path(path)
+    if not file.is_file():
+        raise CommandError(f"No such {what}: {path}")
+    try:
+        return dataset.load_file(file)
+    except dataset.ParseError as exc:
+        raise CommandError(f"{file.name}: {exc}") from exc
 
 
 def stop_engines_we_started() -> None:

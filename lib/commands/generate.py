@@ -19,11 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-PROVIDERS = ("local", "openai", "azure", "url")
-
-
-class CommandError(Exception):
-    """A plain sentence for stderr."""
+from lib.commands.common import PROVIDERS, CommandError, load_dataset
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -78,12 +74,7 @@ def _run(args: argparse.Namespace) -> int:
     from lib.services import errors, providers
 
     path = Path(args.dataset)
-    if not path.is_file():
-        raise CommandError(f"No such file: {args.dataset}")
-    try:
-        data = dataset.load_file(path)
-    except dataset.ParseError as exc:
-        raise CommandError(f"{path.name}: {exc}") from exc
+    data = load_dataset(path)
     if data.format != "chat":
         raise CommandError(f"{path.name} holds preference pairs: generating rows works on chat datasets only.")
     kind = args.provider or providers.default_config().kind

@@ -17,6 +17,7 @@ from pathlib import Path
 from lib.commands.common import (
     CommandError,
     add_provider_arguments,
+    load_dataset,
     progress_line,
     provider_config,
     run_guarded,
@@ -38,7 +39,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _prompts(args: argparse.Namespace) -> list[str]:
-    from lib.dataprep import dataset
     from lib.evaluation import comparison as playground
     from lib.evaluation import scoring
 
@@ -49,12 +49,7 @@ def _prompts(args: argparse.Namespace) -> list[str]:
             raise CommandError(f"No such prompt file: {args.prompts}")
         return playground.load_prompts(Path(args.prompts))[: args.count]
     source = Path(args.dataset) if args.dataset else Path(__file__).resolve().parents[2] / "sample_data" / "elements_limericks.jsonl"
-    if not source.is_file():
-        raise CommandError(f"No such dataset: {source}")
-    try:
-        data = dataset.load_file(source)
-    except dataset.ParseError as exc:
-        raise CommandError(f"{source.name}: {exc}") from exc
+    data = load_dataset(source, what="dataset")
     return scoring.held_out_prompts(data, args.count)
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from lib.commands.common import (
     CommandError,
     add_provider_arguments,
+    load_dataset,
     provider_config,
     run_guarded,
 )
@@ -45,7 +46,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from lib.dataprep import dataset
     from lib.evaluation import comparison as playground
     from lib.evaluation import sweep
     from lib.services.providers import make_client
@@ -54,13 +54,7 @@ def _run(args: argparse.Namespace) -> int:
     if any(a is not None for a in adapters) and args.provider != "local":
         raise CommandError("--adapters applies to the local engine only.")
     settings = sweep.grid(_values(args.epochs) or ["auto"], _values(args.lr) or ["auto"], adapters)
-    path = Path(args.file)
-    if not path.is_file():
-        raise CommandError(f"No such file: {args.file}")
-    try:
-        data = dataset.load_file(path)
-    except dataset.ParseError as exc:
-        raise CommandError(f"{path.name}: {exc}") from exc
+    data = load_dataset(args.file)
     prompts = None
     if args.prompts:
         if not Path(args.prompts).is_file():

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lib.commands.common import CommandError
+from lib.commands.common import CommandError, load_dataset
 from lib.dataprep import check as dataset_check
 from lib.dataprep import dataset
 
@@ -45,16 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--validation", metavar="FILE", help="Validation examples (else the dataset's validation split).")
     parser.add_argument("--wait", action="store_true", help="Follow the job, printing progress, until it ends.")
 
-
-def _load(path: str) -> Any:
-    """The dataset as lib.dataprep.dataset reads it (JSONL, CSV, XLSX, legacy converted)."""
-    file = Path(path)
-    if not file.is_file():
-        raise CommandError(f"No such file: {path}")
-    try:
-        return dataset.load_file(file)
-    except dataset.ParseError as exc:
-        raise CommandError(f"{file.name}: {exc}") from exc
 
 
 def _check(data: Any, name: str, model: str) -> None:
@@ -126,13 +116,13 @@ def _follow(client: Any, job: Any, kind: str) -> int:
 def _main(args: argparse.Namespace) -> int:
     from lib.services import jobs, providers
 
-    data = _load(args.file)
+    data = load_dataset(args.file)
     name = Path(args.file).name
     _check(data, name, args.model)
     training = data.train_examples()
     held_out = data.validation_examples()
     if args.validation:
-        extra = _load(args.validation)
+        extra = load_dataset(args.validation)
         _check(extra, Path(args.validation).name, args.model)
         held_out = list(extra.examples)
     if not training:
