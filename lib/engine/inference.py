@@ -350,7 +350,10 @@ class ModelProxy:
             deadline = time.monotonic() + BATCH_WINDOW
             while key is not None and len(batch) < MAX_BATCH:
                 with self._arrived:
-                    same = [r for r in self._pending if r.batch_key() == key][: MAX_BATCH - len(batch)]
+                    # A person's question shares its batch with other people's only: rows of a background
+                    # score would make every step of it slower, and keep it generating their longer replies.
+                    same = [r for r in self._pending if r.batch_key() == key
+                            and (first.background or not r.background)][: MAX_BATCH - len(batch)]
                     for r in same:
                         self._pending.remove(r)
                     batch += same

@@ -230,3 +230,42 @@ def test_a_person_waiting_is_served_before_background_scoring(engine_in_process,
     for thread in (first, second, person):
         thread.join(timeout=120)
     assert finished.index("person") < finished.index("background 2"), finished
+
+
+def test_a_persons_greedy_question_is_not_batched_with_background_scoring(engine_in_process, forward_passes,
+                                                                          monkeypatch):
+    """Greedy questions can share a batch; a person's shares it with other people's only, so a Playground
+    question asked while a job is being scored runs at its own pace (8 background rows made each step slower)."""
+    import threading
+
+    proxy = engine_in_process.engine.proxy
+    batches: list[list[bool]] = []
+    for name in ("_generate_one", "_generate_batch"):
+        original = getattr(proxy, name)
+
+        def record(arg, _original=original):
+            batches.append([r.background for r in (arg if isinstance(arg, list) else [arg])])
+            return _original(arg)
+
+        monkeypatch.setattr(proxy, name, record)
+    client = engine_in_process.client()
+
+    def ask(**kwargs) -> None:
+        client.chat.completions.create(model=TINY, messages=MESSAGES, temperature=0, **kwargs)
+
+    background = {"max_tokens": 200, "service_tier": "flex"}
+    before = forward_passes.count
+    threads = [threading.Thread(target=ask, kwargs=background)]
+    threads[0].start()
+    forward_passes.wait_beyond(before)  # a background batch is being generated; more wait behind it
+    threads += [threading.Thread(target=ask, kwargs=background) for _ in range(2)]
+    for thread in threads[1:]:
+        thread.start()
+    while proxy.in_flight < 3:
+        time.sleep(0.01)
+    threads.append(threading.Thread(target=ask, kwargs={"max_tokens": 5}))
+    threads[-1].start()
+    for thread in threads:
+        thread.join(timeout=120)
+    with_person = [b for b in batches if False in b]
+    assert with_person == [[False]], batches
