@@ -5,7 +5,7 @@ the same set."""
 from __future__ import annotations
 
 from lib.checks import elements as E
-from lib.checks.limerick import number_to_words
+from lib.checks.pronunciation import number_to_words
 
 
 def ordinal(n: int) -> str:

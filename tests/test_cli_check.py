@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lib.dataprep.dataset import load_file, to_jsonl
+from lib.dataprep.dataset import to_jsonl
+from lib.dataprep.readers import load_file
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data" / "elements_limericks.jsonl"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lib.dataprep import dataset as ds
+from lib.dataprep import readers
 from lib.engine.models import DEFAULT_MODEL
 from lib.engine.store import Store
 from lib.services import pricing
@@ -14,7 +14,7 @@ def test_headline_figures_are_openais_rules_on_the_sample(studio):
     studio.at.button(key="home_load_sample").click().run()
     at = studio.page("estimate")
     metrics = {m.label: m.value for m in at.metric}
-    expected = pricing.estimate(ds.load_file(SAMPLE).examples, "gpt-4.1-mini-2025-04-14")
+    expected = pricing.estimate(readers.load_file(SAMPLE).examples, "gpt-4.1-mini-2025-04-14")
     assert metrics["Epochs"] == str(expected.epochs) == "8"  # 12 examples: 100 // 12
     assert metrics["Billed tokens"] == f"{expected.trained_tokens:,}"
     assert metrics["Training cost"] == f"${expected.cost_usd:,.2f}"

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.dataprep import dataset as ds
-from lib.dataprep import generate
+from lib.dataprep import generate, readers
 from lib.dataprep.workspace import Workspace
 from tests.plugins.apptest import Studio
 from tests.plugins.engine import TINY
@@ -21,7 +20,7 @@ def seeded(engine_server, monkeypatch) -> str:
     """The sample (with its one empty answer filled) as the open dataset; the sidebar points at the engine."""
     monkeypatch.setenv("FTS_ENGINE_URL", engine_server.base_url)
     monkeypatch.setenv("FTS_ENGINE_KEY", engine_server.api_key)
-    data = ds.load_file(SAMPLE)
+    data = readers.load_file(SAMPLE)
     data.name = "seeds"
     data.examples = [e for e in data.examples if e["messages"][-1]["content"].strip()]
     data.split = ["train"] * len(data.examples)

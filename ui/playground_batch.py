@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from lib.evaluation import charts, report, scoring
+from lib.evaluation import blind_votes, charts, prompt_sets, report, scoring
 from lib.evaluation import comparison as pg
 from ui import render, state
 
@@ -23,16 +23,16 @@ def _prompts() -> list[str]:
         if upload is None:
             return []
         try:
-            return pg.load_prompts(upload.getvalue())
+            return prompt_sets.load_prompts(upload.getvalue())
         except ValueError as exc:
             st.error(str(exc))
             return []
     if source == "The validation split":
-        prompts = pg.prompts_from_examples(state.dataset().validation_examples())
+        prompts = prompt_sets.prompts_from_examples(state.dataset().validation_examples())
         if not prompts:
             st.caption("No validation rows: make a split on the Dataset page.")
         return prompts
-    return pg.load_prompts(HELD_OUT)
+    return prompt_sets.load_prompts(HELD_OUT)
 
 
 def render_batch(contenders: list[pg.Contender], settings: dict) -> None:
@@ -59,7 +59,7 @@ def render_batch(contenders: list[pg.Contender], settings: dict) -> None:
     labels = [c["label"] for c in batch.contenders]
     blind = st.toggle("Blind voting for stakeholders (sides shuffled, names hidden until the end)",
                       key="batch_blind")
-    order = st.session_state.setdefault("batch_order", pg.blind_order(len(batch.prompts), seed=13))
+    order = st.session_state.setdefault("batch_order", blind_votes.blind_order(len(batch.prompts), seed=13))
     if not blind:
         order = [(0, 1)] * len(batch.prompts)
     votes: dict[int, str] = st.session_state.setdefault(state.VOTES, {})
@@ -80,7 +80,7 @@ def render_batch(contenders: list[pg.Contender], settings: dict) -> None:
                                           format_func={"left": "◀ Left", "tie": "Tie", "right": "Right ▶"}.get)
             if choice:
                 votes[p] = choice
-    tally = pg.tally(votes, order, labels, reveal=not blind or st.session_state.get("batch_reveal", False))
+    tally = blind_votes.tally(votes, order, labels, reveal=not blind or st.session_state.get("batch_reveal", False))
     st.subheader("Results")
     if blind and not st.session_state.get("batch_reveal"):
         standings = " · ".join(f"{render.escape(r['name'])}: {r['wins']} win{'s' if r['wins'] != 1 else ''}"
@@ -89,7 +89,7 @@ def render_batch(contenders: list[pg.Contender], settings: dict) -> None:
         if st.button("Reveal the models", key="batch_reveal_button"):
             st.session_state["batch_reveal"] = True
             st.rerun()
-    summary = pg.summary(batch, tally["votes"])
+    summary = blind_votes.summary(batch, tally["votes"])
     rows = summary["contenders"]
     frame = pd.DataFrame([{"model": r["label"], "limericks": f"{r['limericks']}/{r['form_checked']}",
                            "mean form score": r["mean_form_score"], "facts wrong": r.get("contradicted"),

@@ -8,14 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from lib.evaluation import charts
-from lib.services import errors, jobs, lifecycle, providers
+from lib.services import errors, job_monitor, jobs, lifecycle, providers
 from ui import export_panel, pages, render, state, train_scores
 from ui.train_launch import show_error
 
 STEPS = ["validating_files", "queued", "running", "succeeded"]
 
 
-def _monitor(client, config: providers.ProviderConfig) -> jobs.JobMonitor | None:
+def _monitor(client, config: providers.ProviderConfig) -> job_monitor.JobMonitor | None:
     data = st.session_state.get(state.JOB_STATE)
     if not data:
         job_id = state.workspace().last_job(config.kind)  # after a refresh: pick the job up again
@@ -23,7 +23,7 @@ def _monitor(client, config: providers.ProviderConfig) -> jobs.JobMonitor | None
             return None
         data = {"job_id": job_id}
         st.session_state[state.JOB_STATE] = data
-    return jobs.JobMonitor.from_dict(client, data, provider=config.kind)
+    return job_monitor.JobMonitor.from_dict(client, data, provider=config.kind)
 
 
 def _timeline(status: str) -> None:
@@ -38,7 +38,7 @@ def _timeline(status: str) -> None:
         col.markdown(f"{mark} **{name.replace('_', ' ')}**" if current else f"{mark} {name.replace('_', ' ')}")
 
 
-def _progress(s: jobs.MonitorState) -> None:
+def _progress(s: job_monitor.MonitorState) -> None:
     if s.total_steps:
         text = f"Step {s.step or 0}/{s.total_steps}"
         if s.eta_seconds and s.status == "running":
@@ -48,7 +48,7 @@ def _progress(s: jobs.MonitorState) -> None:
         st.progress(0.0, text="Waiting for the provider to start…")
 
 
-def _finished(s: jobs.MonitorState) -> None:
+def _finished(s: job_monitor.MonitorState) -> None:
     if s.fine_tuned_model:
         st.success("Your fine-tuned model is ready. Copy its name, or try it in the Playground.")
         st.code(s.fine_tuned_model, language=None)

@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from lib.evaluation import scoring
-from lib.services import errors, jobs, providers
+from lib.services import errors, job_monitor, providers
 from ui import pages, render, state
 
 
@@ -60,7 +60,7 @@ _TASKS: dict[str, ScoringTask] = {}  # by job id, for the whole app: one scoring
 _TASKS_LOCK = threading.Lock()
 
 
-def _start(config: providers.ProviderConfig, s: jobs.MonitorState) -> ScoringTask:
+def _start(config: providers.ProviderConfig, s: job_monitor.MonitorState) -> ScoringTask:
     """Score the job in the background, once; the score is stored with the job when it is complete."""
     data = state.dataset()
     prompts = scoring.held_out_prompts(data)
@@ -197,7 +197,7 @@ def show(score: scoring.JobScore, *, job_id: str) -> None:
                    "(temperature 0), so the same model gives the same score.")
 
 
-def render_job_scores(config: providers.ProviderConfig, s: jobs.MonitorState, *, live: bool) -> None:
+def render_job_scores(config: providers.ProviderConfig, s: job_monitor.MonitorState, *, live: bool) -> None:
     """The job card's score. A succeeded job without one is scored in the background (started by the page's
     first full run after the job ended), with a progress bar that refreshes itself until the score is in."""
     if not s.fine_tuned_model or (live and stored(s.job_id) is None):

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from lib.services import bring_home, errors, jobs, pricing, providers
+from lib.services import bring_home, errors, job_monitor, pricing, providers
 
 SOURCES = ("openai", "azure", "url")
 _sleep = time.sleep
@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Local job: {result.local_job_id}")
         if not args.wait:
             return 0
-        monitor = jobs.JobMonitor(local, result.local_job_id, provider="local")
+        monitor = job_monitor.JobMonitor(local, result.local_job_id, provider="local")
         state = monitor.poll()
         while not state.terminal:
             _sleep(2)

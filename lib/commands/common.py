@@ -64,15 +64,15 @@ def plain(exc: BaseException) -> str:
 
 
 def load_dataset(path: str | Path, *, what: str = "file") -> Any:
-    """The dataset at `path` as `lib.dataprep.dataset` reads it (JSONL, CSV, XLSX, legacy converted), or a
+    """The dataset at `path` as `lib.dataprep.readers` reads it (JSONL, CSV, XLSX, legacy converted), or a
     CommandError naming the file and, for a malformed one, its line."""
-    from lib.dataprep import dataset
+    from lib.dataprep import dataset, readers
 
     file = Path(path)
     if not file.is_file():
         raise CommandError(f"No such {what}: {path}")
     try:
-        return dataset.load_file(file)
+        return readers.load_file(file)
     except dataset.ParseError as exc:
         raise CommandError(f"{file.name}: {exc}") from exc
 

@@ -3,7 +3,7 @@
     python -m lib compare --models gpt-4o-mini-2024-07-18 ft:gpt-4o-mini-2024-07-18:org::abc \\
         --prompts sample_data/held_out_prompts.jsonl --provider openai --report report.html
 
-The same public functions the Playground page calls (`playground.run_batch`, `playground.summary`,
+The same public functions the Playground page calls (`comparison.run_batch`, `blind_votes.summary`,
 `report.build_report`). Never a traceback: one plain line on stderr and a non-zero exit.
 """
 
@@ -78,7 +78,7 @@ def _make_client(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def _few_shot_examples(path: str, k: int) -> list[Any]:
-    from lib.dataprep.dataset import load_file
+    from lib.dataprep.readers import load_file
     from lib.evaluation.comparison import pick_few_shot
 
     examples = list(load_file(path).examples)
@@ -141,21 +141,21 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from lib.evaluation import blind_votes, prompt_sets, report
     from lib.evaluation import comparison as playground
-    from lib.evaluation import report
 
     if not 1 <= len(args.models) <= 3:
         raise CommandError("Give one to three --models.")
     if not Path(args.prompts).is_file():
         raise CommandError(f"No such prompt file: {args.prompts}")
-    prompts = playground.load_prompts(Path(args.prompts))
+    prompts = prompt_sets.load_prompts(Path(args.prompts))
     config, client = _make_client(args)
     contenders = _contenders(args, config, client)
     batch = playground.run_batch(
         contenders, prompts, concurrency=args.concurrency, system_prompt=args.system,
         temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed, progress=_progress,
     )
-    summary = playground.summary(batch)
+    summary = blind_votes.summary(batch)
     failed = [c for c in summary["contenders"] if c["answered"] == 0]
     if len(failed) == len(summary["contenders"]):  # nothing to show: just say why
         raise CommandError(_why(batch, failed[0]))

@@ -17,10 +17,10 @@ from typing import Any
 
 from lib.checks import facts, quality
 from lib.dataprep import validation
+from lib.evaluation import blind_votes, scoring
 from lib.evaluation import comparison as playground
-from lib.evaluation import scoring
 from lib.evaluation.charts import plot_text
-from lib.services import jobs, pricing
+from lib.services import job_results, pricing
 from lib.services.metrics import StepMetrics
 
 __all__ = [
@@ -136,7 +136,7 @@ def _summary_of(batch: Any, summary: dict | None, votes: Any) -> dict | None:
         return summary
     if batch is None:
         return None
-    return playground.summary(batch, votes)
+    return blind_votes.summary(batch, votes)
 
 
 def _reply_dict(reply: Any) -> dict[str, Any]:
@@ -272,7 +272,7 @@ def loss_figure(job_or_points: Any) -> Any | None:
     fig.add_scatter(x=[p["step"] for p in train], y=[p["train_loss"] for p in train], mode="lines",
                     name="training loss", line={"color": _COLOURS[0]})
     valid = [p for p in points if p["valid_loss"] is not None]
-    if len(valid) < 3:  # as jobs.read_curves reads them: some providers report validation only over the whole set, at epoch ends
+    if len(valid) < 3:  # as job_results.read_curves reads them: some providers report validation only over the whole set, at epoch ends
         valid = [{**p, "valid_loss": p["full_valid_loss"]} for p in points if p["full_valid_loss"] is not None] or valid
     if valid:
         fig.add_scatter(x=[p["step"] for p in valid], y=[p["valid_loss"] for p in valid], mode="lines+markers",
@@ -445,7 +445,7 @@ def _section_job(job: Any, charts: _Charts) -> str:
     chart = charts.html(loss_figure(job), width=680)
     reading = _get(job, "curve_reading")
     if reading is None and _loss_points(job):
-        reading = jobs.read_curves(_loss_points(job))
+        reading = job_results.read_curves(_loss_points(job))
     if reading:
         chart += f"<p>{_e(reading)}</p>"
     if not rows and not chart:

@@ -20,8 +20,10 @@ from datetime import date
 from typing import Any
 
 from lib.dataprep import dataset as ds
+from lib.dataprep import readers
 from lib.dataprep.workspace import Workspace
 from lib.services import errors, jobs, lifecycle, pricing
+from lib.services.sdk_objects import field_of
 
 __all__ = ["HostedFineTune", "Recipe", "BringHomeResult", "FileUnavailable", "list_hosted", "download",
            "map_recipe", "import_dataset", "bring_home", "LOCAL_MAX_BATCH"]
@@ -62,25 +64,19 @@ class HostedFineTune:
         return self.fine_tuned_model or f"{self.base_model} (job {self.job_id}, {self.status})"
 
 
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
-
 def _hosted(job: Any, on: date) -> HostedFineTune:
-    method = _get(job, "method") or {}
-    kind = _get(method, "type") or "supervised"
-    hyper = _get(_get(method, kind) or {}, "hyperparameters") or _get(job, "hyperparameters") or {}
-    model = _get(job, "fine_tuned_model")
-    base = str(_get(job, "model") or "")
+    method = field_of(job, "method") or {}
+    kind = field_of(method, "type") or "supervised"
+    hyper = field_of(field_of(method, kind) or {}, "hyperparameters") or field_of(job, "hyperparameters") or {}
+    model = field_of(job, "fine_tuned_model")
+    base = str(field_of(job, "model") or "")
     when = lifecycle.stops_on(model or base)
     return HostedFineTune(
-        job_id=str(_get(job, "id")), status=str(_get(job, "status")), base_model=base, fine_tuned_model=model,
-        training_file=str(_get(job, "training_file") or ""), validation_file=_get(job, "validation_file") or None,
-        n_epochs=_get(hyper, "n_epochs", "auto") or "auto", batch_size=_get(hyper, "batch_size", "auto") or "auto",
-        learning_rate_multiplier=_get(hyper, "learning_rate_multiplier", "auto") or "auto", method=str(kind),
-        suffix=_get(job, "suffix"), created_at=int(_get(job, "created_at") or 0),
+        job_id=str(field_of(job, "id")), status=str(field_of(job, "status")), base_model=base, fine_tuned_model=model,
+        training_file=str(field_of(job, "training_file") or ""), validation_file=field_of(job, "validation_file") or None,
+        n_epochs=field_of(hyper, "n_epochs", "auto") or "auto", batch_size=field_of(hyper, "batch_size", "auto") or "auto",
+        learning_rate_multiplier=field_of(hyper, "learning_rate_multiplier", "auto") or "auto", method=str(kind),
+        suffix=field_of(job, "suffix"), created_at=int(field_of(job, "created_at") or 0),
         stops_on=when.isoformat() if when else None, days_left=(when - on).days if when else None,
         notice=lifecycle.stop_notice(model or base, on),
     )
@@ -182,10 +178,10 @@ def import_dataset(
 ) -> tuple[ds.Dataset, int]:
     """The downloaded lines as a new dataset version, exactly as they were (validation lines marked as such);
     the job and original file ids are remembered beside the dataset. Returns (dataset, version id)."""
-    train = ds.parse(training, "training.jsonl")
+    train = readers.parse(training, "training.jsonl")
     examples, split = list(train.examples), ["train"] * len(train.examples)
     if validation:
-        valid = ds.parse(validation, "validation.jsonl")
+        valid = readers.parse(validation, "validation.jsonl")
         examples += valid.examples
         split += ["validation"] * len(valid.examples)
     label = hosted.suffix or tokens_base(hosted.base_model)
@@ -218,7 +214,7 @@ class BringHomeResult:
 
     @property
     def local_job_id(self) -> str:
-        return str(_get(self.local_job, "id"))
+        return str(field_of(self.local_job, "id"))
 
 
 def bring_home(

@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lib.engine.protocol import ENGINE_HEADER, THIS_COMPUTER
+from lib.services.sdk_objects import field_of
 
 __all__ = [
     "StudioError",
@@ -222,10 +223,10 @@ class JobFailed(StudioError):
     @classmethod
     def from_job(cls, job: Any) -> JobFailed:
         """Build from a failed `FineTuningJob` (or its dict): its error, and the lines it names."""
-        error = _get(job, "error") or {}
-        text = (_get(error, "message") or "").strip()
-        code = _get(error, "code")
-        param = _get(error, "param")
+        error = field_of(job, "error") or {}
+        text = (field_of(error, "message") or "").strip()
+        code = field_of(error, "code")
+        param = field_of(error, "param")
         lines = lines_named(text)
         which = {"training_file": "training", "validation_file": "validation"}.get(param or "", "")
         if text:
@@ -273,14 +274,6 @@ def lines_named(text: str) -> list[int]:
 
 
 # --- translating the openai SDK's exceptions ----------------------------------------------------
-
-
-def _get(obj: Any, name: str) -> Any:
-    if obj is None:
-        return None
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
 
 
 def service_at(url: Any, response: Any = None) -> tuple[str, str]:

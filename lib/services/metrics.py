@@ -3,7 +3,7 @@
 The names are OpenAI's: a metrics event's `data` and a checkpoint's `metrics` say `train_loss`,
 `valid_loss`, `train_mean_token_accuracy`, ...; only the result CSV says `train_accuracy` for the
 training accuracy (OpenAI's own column). `StepMetrics` is the record the engine's trainer writes,
-the engine's events and result file carry, and `lib.services.jobs`, `lib.evaluation.charts` and `lib.evaluation.report` read; the
+the engine's events and result file carry, and `lib.services.job_monitor`, `lib.evaluation.charts` and `lib.evaluation.report` read; the
 translation to and from each wire shape lives here and nowhere else.
 
 Plain Python (no torch, no streamlit), so the engine and the app both import it.

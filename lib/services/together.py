@@ -10,7 +10,7 @@ user_error) and hyperparameter names (`n_epochs`, `batch_size`, `learning_rate`,
 (togethercomputer/together-python).
 
 `TogetherClient` is an `openai.OpenAI` whose `client.fine_tuning.jobs` and `client.files` speak Together's
-routes and answer with OpenAI's types, so `lib.services.jobs` (launch, JobMonitor, events, cancel) works unchanged.
+routes and answer with OpenAI's types, so `lib.services.jobs` (launch, events, cancel) and `lib.services.job_monitor` work unchanged.
 Requests go through the SDK's own `get`/`post`, so the key is sent only to the configured Together host.
 """
 

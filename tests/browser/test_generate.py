@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.dataprep import dataset as ds
-from lib.dataprep import generate
+from lib.dataprep import generate, readers
 from lib.dataprep.workspace import Workspace
 from tests.browser.conftest import Walk
 from tests.plugins.engine import TINY
@@ -28,7 +27,7 @@ def open_generate(walk: Walk) -> None:
 @pytest.mark.timeout(600)
 def test_drafts_survive_a_refresh_and_an_edited_one_enters_as_a_new_version(walk: Walk):
     page = walk.page
-    data = ds.load_file(SAMPLE)
+    data = readers.load_file(SAMPLE)
     data.name = "seeds"
     data.examples = [e for e in data.examples if e["messages"][-1]["content"].strip()]
     data.split = ["train"] * len(data.examples)

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from lib.dataprep import dataset as ds
+from lib.dataprep import readers
 from lib.dataprep.workspace import Workspace
 from tests.browser.conftest import Walk, grid_rows
 from tests.plugins.engine import TINY, chat_examples
@@ -30,7 +31,7 @@ def seed_sample() -> ds.Dataset:
     """The sample dataset (with its seeded mistake), open, as after "Load the sample dataset"."""
     from ui.actions import SAMPLE
 
-    data = ds.load_file(SAMPLE)
+    data = readers.load_file(SAMPLE)
     data.name = SAMPLE_NAME
     Workspace().save(data, note="Loaded the sample dataset")
     Workspace().set_current(data.name)

@@ -11,8 +11,9 @@ import sys
 
 from lib.dataprep import check as dataset_check
 from lib.dataprep import validation
-from lib.dataprep.dataset import Dataset, load_file, make_example
+from lib.dataprep.dataset import Dataset, make_example
 from lib.dataprep.near_duplicates import NearDuplicateIndex, near_pairs
+from lib.dataprep.readers import load_file
 
 SAMPLE = "sample_data/elements_limericks.jsonl"
 

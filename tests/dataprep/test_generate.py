@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lib.dataprep import dataset as ds
-from lib.dataprep import generate
+from lib.dataprep import generate, readers
 from lib.dataprep.workspace import Workspace
 from lib.services import errors, pricing, providers
 from tests.plugins.faults import TEST_KEY
@@ -21,7 +21,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "elements_limeric
 
 @pytest.fixture
 def seeds() -> ds.Dataset:
-    data = ds.load_file(SAMPLE)
+    data = readers.load_file(SAMPLE)
     data.name = "seeds"
     return data
 

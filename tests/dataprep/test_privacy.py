@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lib.dataprep.dataset import load_file, make_example
+from lib.dataprep.dataset import make_example
 from lib.dataprep.privacy import scan
+from lib.dataprep.readers import load_file
 
 # Built at run time so that no key-shaped string sits in the repository.
 OPENAI_KEY = "sk-" + "proj-" + "Xy7" * 16

@@ -11,7 +11,8 @@ from collections import defaultdict
 import pytest
 
 from lib.dataprep.check import check as check_dataset
-from lib.dataprep.dataset import DEFAULT_SYSTEM_PROMPT, load_file, make_example
+from lib.dataprep.dataset import DEFAULT_SYSTEM_PROMPT, make_example
+from lib.dataprep.readers import load_file
 from lib.dataprep.validation import COOKBOOK_CODES, Issue, coach, validate, validate_dpo
 
 SAMPLE = "sample_data/elements_limericks.jsonl"

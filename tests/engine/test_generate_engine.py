@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from lib.dataprep import dataset as ds
-from lib.dataprep import generate
+from lib.dataprep import generate, readers
 from lib.dataprep.workspace import Workspace
 from lib.engine.models import DEFAULT_MODEL
 from lib.services import errors, providers
@@ -23,7 +23,7 @@ def local_client(base_url: str, api_key: str | None):
 
 @pytest.fixture
 def seeds() -> ds.Dataset:
-    data = ds.load_file(SAMPLE)
+    data = readers.load_file(SAMPLE)
     data.name = "seeds"
     return data
 

@@ -1,4 +1,4 @@
-"""Side by side, batch evaluation, votes and prompt sets, against a fake OpenAI-compatible server.
+"""Side by side and batch evaluation, against a fake OpenAI-compatible server.
 
 The server speaks the wire format the SDK reads (SSE chunks, a final usage chunk when asked), so
 these tests run the real `openai` client end to end, with known delays and scripted failures.
@@ -16,8 +16,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import openai
 import pytest
 
+from lib.evaluation import blind_votes
 from lib.evaluation import comparison as playground
-from lib.evaluation.comparison import BatchResult, Contender, Reply, Vote
+from lib.evaluation.blind_votes import Vote
+from lib.evaluation.comparison import BatchResult, Contender
 
 # --------------------------------------------------------------------------- the fake server
 
@@ -383,8 +385,8 @@ def test_batch_keeps_concurrency_bounded_and_scores_every_reply(server, fake_che
     assert batch.prompts == prompts and batch.system_prompt  # the dataset's default system prompt
     assert server.requests[0]["messages"][0]["role"] == "system"
 
-    result = playground.summary(batch, votes=[Vote(i, 0, 1, "right") for i in range(6)]
-                                + [Vote(6, 1, 0, "left"), Vote(7, 0, 1, "tie")])
+    result = blind_votes.summary(batch, votes=[Vote(i, 0, 1, "right") for i in range(6)]
+                                 + [Vote(6, 1, 0, "left"), Vote(7, 0, 1, "tie")])
     base, tuned = result["contenders"]
     assert (base["limericks"], base["form_checked"], base["limerick_rate"]) == (8, 8, 1.0)
     assert (tuned["limericks"], tuned["contradicted"], tuned["mean_contradicted"]) == (0, 8, 1.0)
@@ -430,66 +432,6 @@ def test_batch_can_be_stopped_and_round_trips_through_json(server):
 def test_batch_rejects_empty_input():
     with pytest.raises(ValueError, match="empty"):
         playground.run_batch([Contender("M", "m", client=object())], [])
-
-
-def test_summary_leaves_cost_unknown_when_any_price_is_unknown():
-    replies = [[Reply("A", "a", text="x", cost_usd=0.001)], [Reply("A", "a", text="y", cost_usd=None)]]
-    batch = BatchResult([{"label": "A", "model": "a"}], ["p1", "p2"], replies)
-    (row,) = playground.summary(batch)["contenders"]
-    assert row["cost_per_1000"] is None and row["limerick_rate"] is None and row["contradicted"] is None
-
-
-# --------------------------------------------------------------------------- blind mode
-
-
-def test_blind_order_shuffles_sides_reproducibly():
-    order = playground.blind_order(20, seed=3)
-    assert order == playground.blind_order(20, seed=3)
-    assert set(order) == {(0, 1), (1, 0)}
-
-
-def test_tally_hides_names_until_the_reveal():
-    order = [(1, 0), (0, 1), (0, 1), (1, 0)]
-    votes = ["left", "left", "tie", None]  # contender 1, then 0, then a tie; the last pair not voted yet
-    live = playground.tally(votes, order, labels=["Base", "Fine-tuned"])
-    assert live["revealed"] is False and (live["voted"], live["remaining"], live["ties"]) == (3, 1, 1)
-    assert {s["name"] for s in live["standings"]} == {"Model A", "Model B"}
-    assert all("index" not in s for s in live["standings"])
-    final = playground.tally(votes, order, labels=["Base", "Fine-tuned"], reveal=True)
-    assert {s["name"]: s["wins"] for s in final["standings"]} == {"Fine-tuned": 1, "Base": 1}
-    assert final["votes"] == [Vote(0, 1, 0, "left"), Vote(1, 0, 1, "left"), Vote(2, 0, 1, "tie")]
-
-
-# --------------------------------------------------------------------------- prompt sets
-
-
-def test_load_prompts_reads_jsonl_chat_and_plain_lines(tmp_path):
-    path = tmp_path / "prompts.jsonl"
-    path.write_text('{"prompt": "Tell me about tin"}\n\n{"prompt": "Tell me about gold", "element": "Au"}\n')
-    assert playground.load_prompts(path) == ["Tell me about tin", "Tell me about gold"]
-    assert playground.load_prompts(str(path)) == ["Tell me about tin", "Tell me about gold"]
-    chat = ('{"messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "first"}, '
-            '{"role": "assistant", "content": "A"}, {"role": "user", "content": "Tell me about neon"}]}\n')
-    assert playground.load_prompts(chat.encode()) == ["Tell me about neon"]
-    assert playground.load_prompts(b"\xef\xbb\xbfTell me about iron\nTell me about zinc\n") == [
-        "Tell me about iron", "Tell me about zinc"]
-
-
-def test_load_prompts_names_the_line_without_a_prompt():
-    with pytest.raises(ValueError, match="Line 2 has no prompt"):
-        playground.load_prompts('{"prompt": "ok"}\n{"answer": "no question"}\n')
-    with pytest.raises(ValueError, match="no prompts"):
-        playground.load_prompts(b"\n\n")
-
-
-def test_held_out_sample_prompts_load():
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "sample_data" / "held_out_prompts.jsonl"
-    if not path.exists():
-        pytest.skip("sample_data/held_out_prompts.jsonl is not there yet")
-    prompts = playground.load_prompts(path)
-    assert len(prompts) >= 5 and all(isinstance(p, str) and p for p in prompts)
 
 
 def test_a_reply_becomes_a_dataset_example():

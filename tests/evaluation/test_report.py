@@ -9,7 +9,8 @@ from html.parser import HTMLParser
 import pytest
 
 from lib.evaluation import report
-from lib.evaluation.comparison import BatchResult, Reply, Vote
+from lib.evaluation.blind_votes import Vote
+from lib.evaluation.comparison import BatchResult, Reply
 
 LIMERICK = ("There once was an element bright,\ncalled strontium, burning red light;\nwith number thirty-eight,\n"
             "its fireworks look great,\nand they sparkle all over the night.")
@@ -223,11 +224,11 @@ def test_the_report_opens_offline_in_a_browser_and_draws_its_charts(tmp_path, ch
 def test_dataset_summary_of_the_sample_dataset():
     from pathlib import Path
 
-    dataset_module = pytest.importorskip("lib.dataprep.dataset")
+    readers = pytest.importorskip("lib.dataprep.readers")
     path = Path(__file__).resolve().parents[2] / "sample_data" / "elements_limericks.jsonl"
     if not path.exists():
         pytest.skip("sample_data/elements_limericks.jsonl is not there yet")
-    dataset = dataset_module.load_file(path)
+    dataset = readers.load_file(path)
     summary = report.dataset_summary(dataset)
     assert summary["examples"] == len(dataset.examples) and summary["name"] == dataset.name
     assert {"valid", "limericks", "limerick_share", "contradicted"} <= set(summary)
@@ -243,7 +244,7 @@ def test_side_by_side_samples_may_be_saved_dicts():
 
 
 def test_a_label_with_a_link_is_text_in_the_report_charts_never_a_live_link():
-    from lib.evaluation import comparison as playground
+    from lib.evaluation import blind_votes
 
     link = '<a href="https://evil.example/">click</a>'
     batch = make_batch()
@@ -251,7 +252,7 @@ def test_a_label_with_a_link_is_text_in_the_report_charts_never_a_live_link():
     for row in batch.replies:
         row[1].label = link
     votes = [Vote(i, 0, 1, "right") for i in range(5)]
-    summary = playground.summary(batch, votes)
+    summary = blind_votes.summary(batch, votes)
     figures = [report.win_rate_figure(summary), report.form_figure(summary), report.cost_figure(summary)]
     labels = [str(x) for fig in figures if fig is not None for trace in fig.data for x in trace.x]
     assert any("click" in label for label in labels)

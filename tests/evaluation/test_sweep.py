@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lib.__main__ import main
-from lib.dataprep import dataset
+from lib.dataprep import readers
 from lib.evaluation import scoring, sweep
 from lib.services.providers import ProviderConfig, make_client
 from tests.plugins.faults import engine_api_key, engine_base_url, engine_or_skip
@@ -34,7 +34,7 @@ def test_a_grid_refuses_what_cannot_run(args, phrase):
 
 
 def test_the_price_of_a_hosted_sweep_is_the_sum_of_its_runs():
-    data = dataset.load_file(SAMPLE)
+    data = readers.load_file(SAMPLE)
     settings = sweep.grid([2, 4])
     planned = sweep.plan(ProviderConfig(kind="openai", api_key="sk-test"), data, "gpt-4o-mini-2024-07-18", settings)
     assert planned.dollars[1] == pytest.approx(2 * planned.dollars[0])
@@ -69,7 +69,7 @@ def test_sweep_command_refuses_bad_input_in_one_plain_line(capsys):
 def test_a_two_by_two_sweep_on_the_tiny_model_ranks_its_runs(request, tmp_path):
     server = engine_or_skip(request)
     config = ProviderConfig(kind="local", base_url=engine_base_url(server), api_key=engine_api_key(server), timeout=120)
-    data = dataset.load_file(SAMPLE)
+    data = readers.load_file(SAMPLE)
     data.examples[7]["messages"][2]["content"] = "Nitrogen, number seven, fills the air."  # the sample's seeded gap
     settings = sweep.grid([1, 2], [1], [4, 8])
     result = sweep.start(make_client(config), data,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lib.evaluation import charts
-from lib.services import jobs
+from lib.services import job_monitor
 from lib.services.metrics import RESULT_COLUMNS, StepMetrics
 
 
@@ -11,7 +11,7 @@ def test_an_event_from_openai_reads_back_under_the_same_names_and_draws_both_cha
     event = {"created_at": 1700000000, "message": "Step 85/100: training loss=0.14", "type": "metrics",
              "data": {"step": 85, "train_loss": 0.14, "valid_loss": 0.27, "total_steps": 100,
                       "train_mean_token_accuracy": 0.91, "valid_mean_token_accuracy": 0.83}}
-    row = jobs.metrics_row(event)
+    row = job_monitor.metrics_row(event)
     assert row["train_mean_token_accuracy"] == 0.91 and row["valid_mean_token_accuracy"] == 0.83
     accuracy = charts.training_curves([row], metric="accuracy")
     assert [(t.name, list(t.x), list(t.y)) for t in accuracy.data] == [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib.services import errors, jobs, providers, together
+from lib.services import errors, job_monitor, jobs, providers, together
 from tests.plugins.engine import chat_examples
 from tests.plugins.together_stub import TogetherStub, together_client_for
 
@@ -21,7 +21,7 @@ def test_a_job_walks_through_togethers_statuses_as_the_studios(together_api, tog
     assert body["training_type"] == {"type": "Lora"} and body["training_method"] == {"method": "sft"}
     assert body["suffix"] == "limericks" and "hyperparameters" not in body
     seen = []
-    monitor = jobs.JobMonitor(together_client, job.id, provider="together")
+    monitor = job_monitor.JobMonitor(together_client, job.id, provider="together")
     for _ in range(10):
         state = monitor.poll()
         seen.append((together_api.jobs[job.id]["status"], state.status))
