@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lib.dataprep import dataset  # noqa: E402
+from lib.checks import facts_card  # noqa: E402
+from lib.dataprep import dataset, readers  # noqa: E402
 from lib.evaluation import comparison as playground  # noqa: E402
 from lib.evaluation import scoring  # noqa: E402
 from lib.services import jobs  # noqa: E402
@@ -38,7 +39,7 @@ MODEL = "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 def sample() -> dataset.Dataset:
-    data = dataset.load_file(SAMPLE)
+    data = readers.load_file(SAMPLE)
     for example in data.examples:
         for message in example["messages"]:
             if message["role"] == "assistant" and not message["content"]:
@@ -78,6 +79,8 @@ def main() -> int:
     parser.add_argument("--prompts", type=int, default=20)
     parser.add_argument("--recipe-only", action="store_true", help="do not score the base model")
     parser.add_argument("--show", action="store_true", help="print every reply")
+    parser.add_argument("--facts-card", action="store_true",
+                        help="give every training row and question its element's facts card")
     parser.add_argument("--base-url", help="an engine already running (else one is started on a free port)")
     args = parser.parse_args()
 
@@ -96,11 +99,15 @@ def main() -> int:
         metadata = {"training": "full"} if args.full else {}
         if args.rank:
             metadata = {"training": "lora", "lora_rank": str(args.rank)}
+        rows = data.train_examples()
+        if args.facts_card:
+            rows = facts_card.add_to_rows(rows)
+            metadata[facts_card.METADATA_KEY] = "on"
         epochs = args.epochs if args.epochs == "auto" else int(args.epochs)
         lr = args.lr if args.lr == "auto" else float(args.lr)
         batch = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
         started = time.perf_counter()
-        job = jobs.launch(client, dataset.to_jsonl(data.train_examples()), model=MODEL, n_epochs=epochs,
+        job = jobs.launch(client, dataset.to_jsonl(rows), model=MODEL, n_epochs=epochs,
                           learning_rate_multiplier=lr, batch_size=batch, metadata=metadata or None, seed=0)
         while job.status not in ("succeeded", "failed", "cancelled"):
             time.sleep(1)
@@ -115,11 +122,12 @@ def main() -> int:
               f"(create to succeeded), {job.trained_tokens} tokens")
         prompts = scoring.held_out_prompts(data, args.prompts)
         contenders = [playground.Contender(label="fine-tuned", model=job.fine_tuned_model, client=client,
-                                           provider=config)]
+                                           provider=config, facts_card=args.facts_card)]
         if not args.recipe_only:
-            contenders.append(playground.Contender(label="base", model=MODEL, client=client, provider=config))
+            contenders.append(playground.Contender(label="base", model=MODEL, client=client, provider=config,
+                                                   facts_card=args.facts_card))
         asked = time.perf_counter()
-        scores = scoring.score_models(contenders, prompts)
+        scores = scoring.score_models(contenders, prompts, system_prompt=data.system_prompt or None)
         print(f"asked {len(prompts)} prompts x {len(contenders)} models in {time.perf_counter() - asked:.0f} s")
         rows = [line(c.label, s) for c, s in zip(contenders, scores, strict=True)]
         if args.show:

@@ -91,3 +91,33 @@ def test_links_and_images_in_prompts_replies_and_names_are_shown_as_text(studio)
     for text in shown:  # ... as text: no Markdown link or image anywhere
         assert LINK not in text and IMAGE not in text, text
     assert f"See {LINK}" in fresh.texts("text") and f"Look {IMAGE}" in fresh.texts("text")
+
+
+def test_a_model_trained_with_the_facts_card_is_asked_with_it_in_every_column(stub_api, stub_server, monkeypatch):
+    """The fine-tuned model's job says its rows carried the facts card: the Playground turns the card on by
+    itself (the model relies on it), for the base column too, and the user can turn it off."""
+    import json
+
+    from tests.plugins.engine import chat_examples
+    from tests.plugins.faults import TEST_KEY
+
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", stub_server.url)
+    rows = "".join(json.dumps(r) + "\n" for r in chat_examples(10)).encode()
+    job = stub_api.seed_job("gpt-4.1-mini-2025-04-14", rows)
+    stub_api.jobs[job["id"]].job["metadata"] = {"facts_card": "on"}
+    studio = Studio()
+    studio.at.session_state["latest_model"] = job["fine_tuned_model"]
+    at = studio.page("playground")
+    card = next(c for c in at.checkbox if c.label == "Give each question its element's facts")
+    assert card.value is True
+    at.button(key="playground_run").click().run()
+    studio.assert_ok()
+    asked = {c["model"]: c["messages"][0]["content"] for c in stub_api.chats}
+    assert job["fine_tuned_model"] in asked and len(asked) == 2, asked
+    assert all("Facts: Strontium (Sr), atomic number 38" in system for system in asked.values()), asked
+
+    stub_api.chats.clear()
+    next(c for c in at.checkbox if c.label == "Give each question its element's facts").uncheck().run()
+    at.button(key="playground_run").click().run()
+    assert stub_api.chats and not any("Facts:" in c["messages"][0]["content"] for c in stub_api.chats)

@@ -61,6 +61,14 @@ def test_a_job_launches_with_a_price_on_it_and_the_monitor_follows_it_to_success
     model = next(c.value for c in at.code)
     assert model.startswith("ft:")
     assert any(m.label == "Trained tokens" for m in at.metric)
+    # the rows asked about elements, so they left with their facts cards (on by default), and the job says so;
+    # the dataset itself is unchanged
+    client = on_engine.client()
+    job = next(j for j in client.fine_tuning.jobs.list() if j.fine_tuned_model == model)
+    assert (job.metadata or {}).get("facts_card") == "on"
+    uploaded = client.files.content(job.training_file).text
+    assert "Facts: Hydrogen (H), atomic number 1 (one)" in uploaded
+    assert "Facts:" not in json.dumps(Workspace().load("ready").examples)
     figures = {fig["layout"]["title"]["text"]: fig for fig in
                (json.loads(chart.proto.spec) for chart in at.get("plotly_chart"))}
     accuracy = figures["Token accuracy"]["data"]  # drawn, with the job's points (it once had 0 traces)

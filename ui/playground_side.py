@@ -9,8 +9,8 @@ import streamlit as st
 from lib.checks import facts as facts_check
 from lib.dataprep import dataset as ds
 from lib.evaluation import comparison as pg
-from lib.services import lifecycle, providers
-from ui import export_panel, render, state
+from lib.services import errors, jobs, lifecycle, providers
+from ui import clients, export_panel, render, state
 
 KINDS = {
     "finetuned": "Fine-tuned model (latest job)",
@@ -124,6 +124,31 @@ def _reply_footer(reply: pg.Reply, index: int) -> None:
             st.rerun()
 
 
+def _trained_with_facts_card(config: providers.ProviderConfig, model: str) -> bool:
+    """Asked of the provider once per model and session; a provider that cannot say means no."""
+    known: dict = st.session_state.setdefault(f"facts_card_models_{config.fingerprint()}", {})
+    if model not in known:
+        try:
+            known[model] = jobs.trained_with_facts_card(clients.client(config), model)
+        except errors.StudioError:
+            return False
+    return known[model]
+
+
+def _with_facts_card(config: providers.ProviderConfig, contenders: list) -> list:
+    """Every column asked with the facts card, or none: on by default when a fine-tuned model was trained
+    with it (its answers rely on it), and the same for all columns, so the comparison stays fair."""
+    tuned = sorted({c.model for c in contenders if c is not None and c.is_fine_tuned and c.provider is config})
+    default = any(_trained_with_facts_card(config, m) for m in tuned)
+    on = st.checkbox(
+        "Give each question its element's facts", value=default, key=f"{state.PLAYGROUND_FACTS_CARD}_{'|'.join(tuned)}",
+        help="Adds one line from the element table to the instructions of each question: name, symbol, atomic "
+             "number, state, year found (the facts card). A model trained with these lines should be asked with "
+             "them; every column gets the same line." + (" This fine-tuned model was trained with them." if default
+                                                       else ""))
+    return [dataclasses.replace(c, facts_card=on) if c is not None else None for c in contenders]
+
+
 def render_side_by_side(config: providers.ProviderConfig) -> None:
     models = available_models(config)
     n = st.radio("Columns", [2, 3], horizontal=True, key="playground_columns")
@@ -134,6 +159,7 @@ def render_side_by_side(config: providers.ProviderConfig) -> None:
             contenders.append(contender_settings(i, models, config))
     system = st.text_area("System prompt (for every column)", value=state.dataset().system_prompt or
                           ds.DEFAULT_SYSTEM_PROMPT, key=state.PLAYGROUND_SYSTEM, height=68)
+    contenders = _with_facts_card(config, contenders)
     prompt = st.text_input("Your question", value="Tell me about Strontium", key="playground_prompt")
     with st.expander("Sampling"):
         cols = st.columns(3)

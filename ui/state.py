@@ -40,6 +40,7 @@ TRAIN_SECTION = "train_section"            # the Train page's Launch / Monitor /
 TRAIN_SECTION_NEXT = "train_section_next"  # set before a rerun: a widget's value cannot change once drawn
 PLAYGROUND_CONTENDERS = "playground_contenders"  # [playground.Contender | None]: the side-by-side columns
 PLAYGROUND_SYSTEM = "playground_system"          # the side-by-side settings, which the batch reuses
+PLAYGROUND_FACTS_CARD = "playground_facts_card"  # questions go with their element's facts card (lib.checks.facts_card)
 PLAYGROUND_TEMPERATURE = "playground_temperature"
 PLAYGROUND_MAX_TOKENS = "playground_max_tokens"
 PLAYGROUND_SEED = "playground_seed"

@@ -16,7 +16,7 @@ import streamlit as st
 
 from lib.evaluation import charts, scoring
 from lib.evaluation import sweep as sweeps
-from lib.services import errors, jobs, providers
+from lib.services import errors, job_monitor, jobs, providers
 from ui import pages, render, state, train_launch, train_scores
 
 EPOCHS: list[int | str] = ["auto", 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20]
@@ -53,14 +53,14 @@ def _total(config: providers.ProviderConfig, planned: sweeps.Plan) -> str:
 
 def _plan(config: providers.ProviderConfig, client) -> None:
     data = state.dataset()
-    if train_launch._blocked(data):
+    if train_launch.blocked(data):
         return
     if data.format == "dpo":
         st.info("A sweep trains question-and-answer datasets; this one holds preference pairs (DPO). Launch it "
                 "from Launch instead.")
         return
     try:
-        available = train_launch._models(config)
+        available = train_launch.trainable_models(config)
     except errors.StudioError as exc:
         train_launch.show_error(exc)
         return
@@ -89,6 +89,7 @@ def _plan(config: providers.ProviderConfig, client) -> None:
         return
     if len(settings) < 2:
         st.info("Choose two values or more in one of the lists: a sweep compares settings.")
+    card = train_launch.facts_card_choice(data.train_examples(), key="sweep_facts_card")
     planned = sweeps.plan(config, data, model, settings, client=client)
     prompts = scoring.held_out_prompts(data)
     order = "trained one after the other" if local else "the provider may train them side by side"
@@ -111,7 +112,7 @@ def _plan(config: providers.ProviderConfig, client) -> None:
         return
     bar = st.progress(0.0, text="Uploading the dataset…")
     try:
-        result = sweeps.start(client, data, model, settings, provider=config.kind, prompts=prompts,
+        result = sweeps.start(client, data, model, settings, provider=config.kind, prompts=prompts, with_facts_card=card,
                               progress=lambda f, text: bar.progress(min(f, 1.0), text=text))
     except (errors.StudioError, ValueError) as exc:
         bar.empty()
@@ -148,7 +149,7 @@ def _read_curves(sweep: sweeps.Sweep, client) -> dict:
             events = jobs.list_events(client, run.job_id)
         except errors.StudioError:
             continue
-        curves[run.job_id] = {"rows": [row for row in map(jobs.metrics_row, events) if row],
+        curves[run.job_id] = {"rows": [row for row in map(job_monitor.metrics_row, events) if row],
                               "final": run.status in sweeps.TERMINAL}
     return curves
 

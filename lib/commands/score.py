@@ -14,6 +14,7 @@ import argparse
 import json
 from pathlib import Path
 
+from lib.checks import facts_card
 from lib.commands.common import (
     CommandError,
     add_provider_arguments,
@@ -36,18 +37,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", action="store_true", help="With a model id: score the base model beside it.")
     add_provider_arguments(parser)
     parser.add_argument("--json", action="store_true", help="Print the scores and every verdict as JSON.")
+    parser.add_argument("--facts-card", action=argparse.BooleanOptionalAction, default=None,
+                        help="Ask with each element's facts card (default: as the model's job was trained).")
 
 
 def _prompts(args: argparse.Namespace) -> list[str]:
-    from lib.evaluation import comparison as playground
-    from lib.evaluation import scoring
+    from lib.evaluation import prompt_sets, scoring
 
     if args.count < 1:
         raise CommandError("--count must be at least 1.")
     if args.prompts:
         if not Path(args.prompts).is_file():
             raise CommandError(f"No such prompt file: {args.prompts}")
-        return playground.load_prompts(Path(args.prompts))[: args.count]
+        return prompt_sets.load_prompts(Path(args.prompts))[: args.count]
     source = Path(args.dataset) if args.dataset else Path(__file__).resolve().parents[2] / "sample_data" / "elements_limericks.jsonl"
     data = load_dataset(source, what="dataset")
     return scoring.held_out_prompts(data, args.count)
@@ -70,12 +72,17 @@ def _run(args: argparse.Namespace) -> int:
         job = jobs.retrieve(client, args.model)
         if job.status != "succeeded":
             raise CommandError(f"Job {args.model} is {job.status}: only a job that succeeded has a model to score.")
+        if args.facts_card is not None:
+            job = job.model_copy(update={"metadata": {**(job.metadata or {}),
+                                                      facts_card.METADATA_KEY: "on" if args.facts_card else "off"}})
         result = scoring.score_job(config, job, prompts, progress=progress_line)
         scoring.ScoreStore().save(result)
         models = [result.final, *result.checkpoints, *([result.base] if result.base else [])]
         advice = result.advice()
     else:
-        contenders = [playground.Contender(label=args.model, model=args.model, client=client, provider=config)]
+        card = jobs.trained_with_facts_card(client, args.model) if args.facts_card is None else args.facts_card
+        contenders = [playground.Contender(label=args.model, model=args.model, client=client, provider=config,
+                                           facts_card=card)]
         if args.base:
             raise CommandError("--base needs a job id (the job knows its base model); give two model ids to "
                                "`python -m lib compare` instead.")

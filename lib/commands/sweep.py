@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from lib.checks import facts_card
 from lib.commands.common import (
     CommandError,
     add_provider_arguments,
@@ -38,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompts", metavar="FILE", help="Held-out prompts (default: elements the dataset does not cover).")
     add_provider_arguments(parser)
     parser.add_argument("--wait", action="store_true", help="Follow the runs, score each, print the ranked table.")
+    parser.add_argument("--facts-card", action=argparse.BooleanOptionalAction, default=None,
+                        help="Give each row and question its element's facts (default: on when the questions name "
+                        "elements, as on the Train page).")
     parser.add_argument("--json", action="store_true", help="Print the sweep as JSON.")
 
 
@@ -46,8 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from lib.evaluation import comparison as playground
-    from lib.evaluation import sweep
+    from lib.evaluation import prompt_sets, sweep
     from lib.services.providers import make_client
 
     adapters = _values(args.adapters) or [None]
@@ -59,14 +62,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.prompts:
         if not Path(args.prompts).is_file():
             raise CommandError(f"No such prompt file: {args.prompts}")
-        prompts = playground.load_prompts(Path(args.prompts))
+        prompts = prompt_sets.load_prompts(Path(args.prompts))
     config = provider_config(args)
     client = make_client(config)
     planned = sweep.plan(config, data, args.model, settings, client=client)
     total = (f"about {planned.total_seconds / 60:.0f} min on the engine" if planned.total_seconds is not None
              else f"${planned.total_dollars:,.2f}" if planned.total_dollars else "unknown")
     print(f"{len(settings)} runs, {total} in all.", file=sys.stderr)
-    result = sweep.start(client, data, args.model, settings, provider=config.kind, prompts=prompts)
+    card = facts_card.applies(data.train_examples()) if args.facts_card is None else args.facts_card
+    result = sweep.start(client, data, args.model, settings, provider=config.kind, prompts=prompts,
+                         with_facts_card=card)
     store = sweep.SweepStore()
     store.save(result)
     if args.wait:

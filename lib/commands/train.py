@@ -3,7 +3,7 @@
     python -m lib train sample_data/training-data.jsonl --provider local --model tiny-random-llama --wait
 
 The same public functions the Train page calls (`providers.make_client`, `jobs.launch`,
-`jobs.JobMonitor`). Keys come from the usual environment variables: OPENAI_API_KEY (openai, url),
+`job_monitor.JobMonitor`). Keys come from the usual environment variables: OPENAI_API_KEY (openai, url),
 AZURE_OPENAI_API_KEY / AZURE_OPENAI_ENDPOINT / OPENAI_API_VERSION (azure), FTS_ENGINE_URL /
 FTS_ENGINE_KEY (local). Exit 0 when the job was launched (or, with --wait, succeeded); otherwise
 one plain line on stderr and a non-zero exit. Never a traceback, never a key.
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lib.checks import facts_card
 from lib.commands.common import CommandError, load_dataset
 from lib.dataprep import check as dataset_check
 from lib.dataprep import dataset
@@ -44,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="Seed for a reproducible job.")
     parser.add_argument("--validation", metavar="FILE", help="Validation examples (else the dataset's validation split).")
     parser.add_argument("--wait", action="store_true", help="Follow the job, printing progress, until it ends.")
+    parser.add_argument("--facts-card", action=argparse.BooleanOptionalAction, default=None,
+                        help="Give each row its element's facts in the system message, and the model's questions later "
+                        "(default: on when the questions name elements, as on the Train page).")
 
 
 
@@ -84,9 +88,9 @@ def _launch_progress(fraction: float, text: str) -> None:
 
 
 def _follow(client: Any, job: Any, kind: str) -> int:
-    from lib.services import jobs
+    from lib.services import job_monitor
 
-    monitor = jobs.JobMonitor(client, job.id, provider=kind)
+    monitor = job_monitor.JobMonitor(client, job.id, provider=kind)
     status = None
     warned = None
     while True:
@@ -127,6 +131,9 @@ def _main(args: argparse.Namespace) -> int:
         held_out = list(extra.examples)
     if not training:
         raise CommandError(f"{name} has no training examples.")
+    card = facts_card.applies(training) if args.facts_card is None else args.facts_card
+    if card:
+        training, held_out = facts_card.add_to_rows(training), facts_card.add_to_rows(held_out)
     config = _config(args)
     client = providers.make_client(config)
     handle = providers.local_engine_handle() if config.kind == "local" and not config.base_url else None
@@ -136,7 +143,8 @@ def _main(args: argparse.Namespace) -> int:
         _say("The local engine was started for this command, so it waits for the job (it stops when this ends).")
     try:
         _say(f"Training on {config.describe()} with {len(training)} examples"
-             + (f" and {len(held_out)} validation examples" if held_out else "") + ".")
+             + (f" and {len(held_out)} validation examples" if held_out else "")
+             + (", each with its element's facts card" if card else "") + ".")
         stem = Path(name).stem
         job = jobs.launch(
             client,
@@ -153,6 +161,7 @@ def _main(args: argparse.Namespace) -> int:
             ),
             suffix=args.suffix,
             seed=args.seed,
+            metadata={facts_card.METADATA_KEY: "on"} if card else None,
         )
         if not wait:
             _say(f"Job {job.id} is {job.status.replace('_', ' ')}. Follow it on the Train page, or run again with --wait.")

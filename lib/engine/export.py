@@ -32,6 +32,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from lib.checks import facts_card
 from lib.engine import errors, models
 from lib.engine.store import Store, new_id, now
 
@@ -65,6 +66,7 @@ class Source:
     path: Path
     job_id: str | None
     system_prompt: str | None
+    facts_card: bool = False  # trained with each element's facts card: ask it the same way
 
 
 # ---- finding the weights ------------------------------------------------------------------------------
@@ -87,12 +89,15 @@ def resolve(store: Store, model_or_job: str) -> Source:
                               "only those can be exported.", param="model", code="model_not_found")
     if not Path(row["path"]).exists():
         raise errors.NotFound(f"The files of model '{model_id}' are gone.", param="model", code="model_not_found")
+    job = store.get_job(row["job_id"]) if row["job_id"] else None
+    metadata = json.loads(job["metadata_json"] or "null") if job else None
     return Source(model_id, row["base_model"], row["kind"], Path(row["path"]), row["job_id"],
-                  system_prompt(store, row["job_id"]))
+                  system_prompt(store, row["job_id"]), facts_card.is_on(metadata if isinstance(metadata, dict) else None))
 
 
 def system_prompt(store: Store, job_id: str | None) -> str | None:
-    """The first system message of the job's training file: the prompt the model was taught to follow."""
+    """The first system message of the job's training file: the prompt the model was taught to follow, less
+    a facts card (that line belongs to one element's questions, not to every question)."""
     job = store.get_job(job_id) if job_id else None
     row = store.get_file(job["training_file"]) if job else None
     if row is None or not Path(row["path"]).is_file():
@@ -109,7 +114,10 @@ def system_prompt(store: Store, job_id: str | None) -> str | None:
             for message in messages:
                 if isinstance(message, dict) and message.get("role") in ("system", "developer"):
                     content = message.get("content")
-                    if isinstance(content, str) and content.strip():
+                    if isinstance(content, str) and facts_card.PREFIX in content:
+                        content = "\n".join(line for line in content.splitlines()
+                                            if not line.startswith(facts_card.PREFIX)).strip()
+                    if isinstance(content, str) and content:
                         return content
     return None
 
@@ -370,6 +378,10 @@ def readme(fmt: str, name: str, source: Source, files: list[str], quant: str) ->
     lines = [f"# {source.model_id}", "",
              f"Exported by Fine-Tune Studio's local engine from {source.model_id} "
              f"(base model {source.base_model}, {'LoRA' if source.kind == 'lora' else 'full'} fine-tuning).", ""]
+    if source.facts_card:
+        lines += ["It was trained with a facts card: each question's system message ended with one line of the "
+                  "element's true facts, and it answers best when asked the same way, for example:", "",
+                  f"    {facts_card.card_for('Tell me about Strontium')}", ""]
     if fmt == "adapter":
         lines += ["The LoRA adapter: the small set of weights the fine-tuning changed. Load it on top of the base "
                   "model with peft:", "", "```python",

@@ -1,8 +1,9 @@
-"""Side-by-side runs, streaming, per-reply tokens, latency and cost; batch evaluation and blind votes.
+"""Side-by-side runs, streaming, per-reply tokens, latency and cost; batch runs over many prompts.
 
 The seed ends in OpenAI's comparative playground: one system prompt, one question, two models,
 judged by eye. This module does that for any provider (every call goes through the `openai` SDK)
-and then proves it on many prompts: scores per reply, human preferences per pair, a summary.
+and then runs it on many prompts, with scores per reply. Blind votes and the batch summary live in
+`lib.evaluation.blind_votes`; reading a prompt set from a file or a dataset in `lib.evaluation.prompt_sets`.
 
 Threads, not asyncio: the page is Streamlit and the SDK's sync client is thread-safe. Every
 callback (`on_delta`, `progress`) runs on the *caller's* thread, so a page can update its
@@ -17,9 +18,6 @@ placeholders from it without Streamlit's script-run context:
 from __future__ import annotations
 
 import contextlib
-import io
-import json
-import os
 import queue
 import random
 import threading
@@ -27,11 +25,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlparse
 
-from lib.checks import facts, limerick
+from lib.checks import facts, facts_card, limerick
 from lib.checks.facts import is_contradiction
 from lib.dataprep import tokens
 from lib.dataprep.dataset import DEFAULT_SYSTEM_PROMPT
@@ -44,7 +41,6 @@ LOCAL_BATCH = 8
 MAX_RETRY_WAIT_S = 60.0
 """A service asking us to wait longer than this is treated as a failure for that reply, not a pause."""
 
-Choice = Literal["left", "right", "tie"]
 OnDelta = Callable[[int, str], None]
 Progress = Callable[[int, int], None]
 
@@ -52,18 +48,12 @@ __all__ = [
     "BatchResult",
     "Contender",
     "Reply",
-    "Vote",
-    "blind_order",
     "build_messages",
     "draft_answer",
-    "load_prompts",
     "next_history",
     "pick_few_shot",
-    "prompts_from_examples",
     "run_batch",
     "run_side_by_side",
-    "summary",
-    "tally",
     "to_example",
 ]
 
@@ -96,6 +86,9 @@ class Contender:
     """Runs on this computer (costs nothing); None guesses from the provider or the client's address."""
     price_model: str | None = None
     """The model name in the price table when it differs from `model` (an Azure deployment name)."""
+    facts_card: bool = False
+    """Each question goes with its element's facts card in the system message, as the model was trained
+    (`lib.checks.facts_card`)."""
 
     def __post_init__(self) -> None:
         if not str(self.model or "").strip():
@@ -142,6 +135,7 @@ class Contender:
             "fine_tuned": self.is_fine_tuned,
             "local": self.is_local,
             "few_shot": len(self.few_shot),
+            "facts_card": self.facts_card,
             "provider": _provider_kind(self.provider) or ("local" if self.is_local else None),
         }
 
@@ -186,6 +180,8 @@ def build_messages(
     """System prompt, few-shot turns, this column's own earlier turns, then the question."""
     messages: list[dict[str, str]] = []
     system = contender.system_prompt if contender.system_prompt is not None else system_prompt
+    if contender.facts_card:
+        system = facts_card.with_card(user_prompt, system)
     if system:
         messages.append({"role": "system", "content": system})
     for example in contender.few_shot:
@@ -681,7 +677,6 @@ def run_batch(
     checks: bool = True,
     sleep: Callable[[float], None] = time.sleep,
     local_concurrency: int = LOCAL_BATCH,
-    system_for: Callable[[str, str | None], str | None] | None = None,
     background: bool = False,
 ) -> BatchResult:
     """Run every prompt through every contender, at most `concurrency` calls at a time.
@@ -695,7 +690,6 @@ def run_batch(
     Calls to the local engine go `local_concurrency` at a time, on top of `concurrency` calls to hosted
     services: the engine batches requests that arrive together, so sending it several at once is what
     makes a 20-prompt score or comparison quick; more than it batches would only wait in its queue.
-    `system_for(prompt, system)` gives a prompt its own system message (the facts card, say).
     `background` asks the local engine to serve these calls after any a person is waiting for
     (OpenAI's `service_tier="flex"`; sent to the local engine only).
     """
@@ -723,8 +717,7 @@ def run_batch(
             return Reply(label=contenders[c].label, model=contenders[c].model, error="Stopped.")
         if c in fatal:  # the same error would come back: say it without calling again
             return Reply(label=contenders[c].label, model=contenders[c].model, error=fatal[c])
-        messages = build_messages(contenders[c], system_for(prompts[p], system) if system_for else system,
-                                  prompts[p])
+        messages = build_messages(contenders[c], system, prompts[p])
         return _call(contenders[c], messages, local_params if contenders[c].is_local else params,
                      question=prompts[p], stop=stop,
                      max_retries=max_retries, backoff=backoff, sleep=sleep, checks=checks,
@@ -771,247 +764,3 @@ def run_batch(
         elapsed=time.perf_counter() - started,
         finished=not stop.is_set(),
     )
-
-
-# --------------------------------------------------------------------------- votes and summary
-
-
-@dataclass(frozen=True)
-class Vote:
-    """A human preference between two replies to one prompt, in contender indices (sides already revealed)."""
-
-    prompt_index: int
-    left: int
-    right: int
-    choice: Choice
-
-    def __post_init__(self) -> None:
-        if self.choice not in ("left", "right", "tie"):
-            raise ValueError(f"A vote is 'left', 'right' or 'tie', not {self.choice!r}.")
-
-    @property
-    def winner(self) -> int | None:
-        return {"left": self.left, "right": self.right}.get(self.choice)
-
-    @classmethod
-    def coerce(cls, value: Any) -> Vote:
-        if isinstance(value, Vote):
-            return value
-        if isinstance(value, dict):
-            return cls(int(value["prompt_index"]), int(value.get("left", 0)), int(value.get("right", 1)),
-                       value["choice"])
-        prompt_index, left, right, choice = value
-        return cls(int(prompt_index), int(left), int(right), choice)
-
-
-def blind_order(n_pairs: int, seed: int | None = None, contenders: Sequence[int] = (0, 1)) -> list[tuple[int, int]]:
-    """For each pair, which contender shows on the left and which on the right (shuffled, reproducible)."""
-    rng = random.Random(seed)
-    a, b = int(contenders[0]), int(contenders[1])
-    return [(a, b) if rng.random() < 0.5 else (b, a) for _ in range(int(n_pairs))]
-
-
-def tally(
-    votes: Sequence[Choice | None] | dict[int, Choice],
-    order: Sequence[tuple[int, int]],
-    labels: Sequence[str] | None = None,
-    *,
-    reveal: bool = False,
-) -> dict[str, Any]:
-    """The live count of a blind session; names stay "Model A"/"Model B" until `reveal`.
-
-    `votes[i]` is the side the audience picked for pair `i` ("left", "right", "tie", or None while
-    not voted). "Model A" is whichever contender showed on the left of the first pair, so the
-    pseudonyms give nothing away. `result["votes"]` are the same votes as `Vote`s for `summary`.
-    """
-    choices = dict(votes) if isinstance(votes, dict) else dict(enumerate(votes))
-    members = list(dict.fromkeys(i for pair in order for i in pair))
-    pseudonyms = {index: f"Model {chr(ord('A') + n)}" for n, index in enumerate(members)}
-    wins = dict.fromkeys(members, 0)
-    ties = 0
-    resolved: list[Vote] = []
-    for i, (left, right) in enumerate(order):
-        choice = choices.get(i)
-        if choice is None:
-            continue
-        vote = Vote(i, left, right, choice)
-        resolved.append(vote)
-        if vote.winner is None:
-            ties += 1
-        else:
-            wins[vote.winner] += 1
-    voted = len(resolved)
-
-    def name(index: int) -> str:
-        if reveal:
-            return labels[index] if labels is not None and index < len(labels) else f"Contender {index + 1}"
-        return pseudonyms[index]
-
-    return {
-        "pairs": len(order),
-        "voted": voted,
-        "remaining": len(order) - voted,
-        "ties": ties,
-        "revealed": reveal,
-        "standings": [
-            {"name": name(i), "wins": wins[i], "win_rate": (wins[i] / voted) if voted else None,
-             **({"index": i} if reveal else {})}
-            for i in members
-        ],
-        "votes": resolved,
-    }
-
-
-def _mean(values: Iterable[float | int | None]) -> float | None:
-    numbers = [float(v) for v in values if v is not None]
-    return sum(numbers) / len(numbers) if numbers else None
-
-
-def summary(batch: BatchResult, votes: Iterable[Any] | None = None) -> dict[str, Any]:
-    """Mean scores per contender, cost per 1,000 replies, and win rates per pair from human votes.
-
-    A win rate is wins / votes for that pair, ties counted as votes for neither side.
-    `cost_per_1000` is None when any successful reply of that contender has no known price.
-    """
-    contenders_out = []
-    for index, info in enumerate(batch.contenders):
-        column = batch.column(index)
-        ok = [r for r in column if r.ok]
-        checked = [r for r in ok if r.is_limerick is not None]
-        fact_checked = [r for r in ok if r.contradicted is not None]
-        costs = [r.cost_usd for r in ok]
-        known_costs = None if (not ok or any(c is None for c in costs)) else costs
-        contenders_out.append({
-            **info,
-            "index": index,
-            "replies": len(column),
-            "answered": len(ok),
-            "errors": len(column) - len(ok),
-            "retries": sum(r.retries for r in column),
-            "form_checked": len(checked),
-            "limericks": sum(1 for r in checked if r.is_limerick),
-            "limerick_rate": (sum(1 for r in checked if r.is_limerick) / len(checked)) if checked else None,
-            "mean_form_score": _mean(r.form_score for r in ok),
-            "facts_checked": len(fact_checked),
-            "contradicted": sum(r.contradicted or 0 for r in fact_checked) if fact_checked else None,
-            "mean_contradicted": _mean(r.contradicted for r in fact_checked),
-            "mean_words": _mean(r.words for r in ok),
-            "mean_latency": _mean(r.latency for r in ok),
-            "mean_time_to_first_token": _mean(r.time_to_first_token for r in ok),
-            "mean_prompt_tokens": _mean(r.prompt_tokens for r in ok),
-            "mean_completion_tokens": _mean(r.completion_tokens for r in ok),
-            "total_cost": sum(known_costs) if known_costs is not None else None,
-            "cost_per_1000": (1000 * sum(known_costs) / len(known_costs)) if known_costs else None,
-        })
-    pairs: dict[tuple[int, int], dict[str, Any]] = {}
-    for raw in votes or []:
-        vote = Vote.coerce(raw)
-        a, b = sorted((vote.left, vote.right))
-        if a == b or b >= len(batch.contenders):
-            continue
-        pair = pairs.setdefault((a, b), {"a": a, "b": b, "a_label": batch.contenders[a]["label"],
-                                         "b_label": batch.contenders[b]["label"], "votes": 0,
-                                         "a_wins": 0, "b_wins": 0, "ties": 0})
-        pair["votes"] += 1
-        if vote.winner is None:
-            pair["ties"] += 1
-        elif vote.winner == a:
-            pair["a_wins"] += 1
-        else:
-            pair["b_wins"] += 1
-    for pair in pairs.values():
-        pair["a_win_rate"] = pair["a_wins"] / pair["votes"]
-        pair["b_win_rate"] = pair["b_wins"] / pair["votes"]
-    return {
-        "prompts": len(batch.prompts),
-        "contenders": contenders_out,
-        "pairs": [pairs[key] for key in sorted(pairs)],
-        "retries": batch.retries,
-        "errors": batch.errors,
-        "elapsed": batch.elapsed,
-        "finished": batch.finished,
-    }
-
-
-# --------------------------------------------------------------------------- prompt sets
-
-
-def _read_source(source: Any) -> str:
-    if isinstance(source, bytes | bytearray):
-        data = bytes(source)
-    elif isinstance(source, os.PathLike):
-        data = Path(source).read_bytes()
-    elif isinstance(source, str):
-        if "\n" not in source and len(source) < 4096 and Path(source).is_file():
-            data = Path(source).read_bytes()
-        else:
-            return source
-    elif hasattr(source, "getvalue"):  # Streamlit's UploadedFile, io.BytesIO
-        data = source.getvalue()
-    elif hasattr(source, "read"):
-        data = source.read()
-    else:
-        raise TypeError(f"Cannot read prompts from {type(source).__name__}.")
-    if isinstance(data, str):
-        return data
-    return data.decode("utf-8-sig", errors="replace")
-
-
-def _prompt_of(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value.strip() or None
-    if not isinstance(value, dict):
-        return None
-    if isinstance(value.get("messages"), list):
-        users = [m.get("content") for m in value["messages"] if isinstance(m, dict) and m.get("role") == "user"]
-        users = [u for u in users if isinstance(u, str) and u.strip()]
-        return users[-1].strip() if users else None
-    for key in ("prompt", "question", "input", "user", "text"):
-        if isinstance(value.get(key), str) and value[key].strip():
-            return value[key].strip()
-    return None
-
-
-def load_prompts(source: Any) -> list[str]:
-    """Prompts from a file, bytes or text: JSONL with "prompt", chat JSONL (last user message), or plain lines.
-
-    Raises ValueError with a plain sentence naming the line when a JSON line holds no prompt.
-    """
-    text = _read_source(source)
-    stripped = text.strip()
-    if stripped.startswith("[") and stripped.endswith("]"):
-        with contextlib.suppress(ValueError):
-            values = json.loads(stripped)
-            if isinstance(values, list):
-                prompts = [p for p in (_prompt_of(v) for v in values) if p]
-                if prompts:
-                    return prompts
-    prompts: list[str] = []
-    for number, line in enumerate(io.StringIO(text), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        if line[0] in "{[\"":
-            try:
-                value = json.loads(line)
-            except ValueError:
-                value = None
-                if line.startswith("{"):
-                    raise ValueError(f"Line {number} looks like JSON but is not valid JSON.") from None
-            if value is not None:
-                prompt = _prompt_of(value)
-                if prompt is None:
-                    raise ValueError(
-                        f"Line {number} has no prompt: expected a \"prompt\" field or a user message."
-                    )
-                prompts.append(prompt)
-                continue
-        prompts.append(line)
-    if not prompts:
-        raise ValueError("The prompt file has no prompts.")
-    return prompts
-
-
-def prompts_from_examples(examples: Iterable[Any]) -> list[str]:
-    """The user question of each dataset example (the validation split as a prompt set)."""
-    return [p for p in (_prompt_of(e) for e in examples) if p]

@@ -21,9 +21,10 @@ from typing import Any
 from urllib.parse import quote
 
 from lib import paths
-from lib.checks import facts
+from lib.checks import facts, facts_card
 from lib.dataprep.workspace import atomic_write_text
 from lib.evaluation import comparison as pg
+from lib.evaluation import prompt_sets
 
 DEFAULT_PROMPT_COUNT = 20
 SCORE_MAX_TOKENS = 120
@@ -37,10 +38,10 @@ QUESTION = "Tell me about {name}"
 def held_out_prompts(dataset: Any, n: int = DEFAULT_PROMPT_COUNT) -> list[str]:
     """The prompts a model is scored on: the dataset's validation split when it has one, else questions
     about elements the training rows do not cover (what the model cannot have memorised)."""
-    validation = pg.prompts_from_examples(dataset.validation_examples())
+    validation = prompt_sets.prompts_from_examples(dataset.validation_examples())
     if validation:
         return validation[:n]
-    asked = pg.prompts_from_examples(dataset.train_examples())
+    asked = prompt_sets.prompts_from_examples(dataset.train_examples())
     return [QUESTION.format(name=e.name) for e in facts.uncovered_elements(asked, limit=n)]
 
 
@@ -231,6 +232,8 @@ def score_job(config: Any, job: Any, prompts: Sequence[str], *, include_base: bo
     """Score a succeeded job's model, each of its checkpoints and its base model on `prompts`.
 
     `config` is the `lib.services.providers` config the job ran on; `job` the job object or its dict.
+    A job trained with the facts card (its metadata says so) is asked with it, and so is its base model:
+    both get the same questions and the same facts.
     """
     from lib.services import jobs
     from lib.services.providers import make_client
@@ -239,7 +242,9 @@ def score_job(config: Any, job: Any, prompts: Sequence[str], *, include_base: bo
     if data.get("status") != "succeeded" or not data.get("fine_tuned_model"):
         raise ValueError("Only a job that succeeded has a model to score.")
     client = make_client(config)
-    final = pg.Contender(label="Fine-tuned", model=data["fine_tuned_model"], client=client, provider=config)
+    card = facts_card.is_on(data.get("metadata"))
+    final = pg.Contender(label="Fine-tuned", model=data["fine_tuned_model"], client=client, provider=config,
+                         facts_card=card)
     contenders, steps = [final], [None]
     if include_checkpoints:
         for checkpoint in jobs.list_checkpoints(client, data["id"]):
@@ -247,10 +252,11 @@ def score_job(config: Any, job: Any, prompts: Sequence[str], *, include_base: bo
             if model and model != final.model:
                 step = _step_of(checkpoint)
                 contenders.append(pg.Contender(label=f"Checkpoint step {step}", model=model, client=client,
-                                               provider=config))
+                                               provider=config, facts_card=card))
                 steps.append(step)
     if include_base and data.get("model"):
-        contenders.append(pg.Contender(label="Base", model=data["model"], client=client, provider=config))
+        contenders.append(pg.Contender(label="Base", model=data["model"], client=client, provider=config,
+                                       facts_card=card))
         steps.append(None)
     scores = score_models(contenders, prompts, system_prompt=system_prompt, progress=progress,
                           should_stop=should_stop, steps=steps)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lib import paths
+from lib.checks import facts_card
 from lib.dataprep.dataset import Dataset, to_jsonl
 from lib.dataprep.workspace import atomic_write_text
 from lib.evaluation import scoring
@@ -176,6 +177,7 @@ class Sweep:
     runs: list[Run]
     base: scoring.ModelScore | None = None
     created_at: float = field(default_factory=time.time)
+    facts_card: bool = False  # the rows carried their element's facts card, so the models are asked with it
 
     @property
     def done(self) -> bool:
@@ -193,31 +195,37 @@ class Sweep:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "model": self.model, "provider": self.provider, "dataset": self.dataset,
                 "prompts": self.prompts, "runs": [r.to_dict() for r in self.runs],
-                "base": self.base.to_dict() if self.base else None, "created_at": self.created_at}
+                "base": self.base.to_dict() if self.base else None, "created_at": self.created_at,
+                "facts_card": self.facts_card}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Sweep:
         return cls(id=data["id"], model=data["model"], provider=data["provider"], dataset=data["dataset"],
                    prompts=list(data["prompts"]), runs=[Run.from_dict(r) for r in data["runs"]],
                    base=scoring.ModelScore.from_dict(data["base"]) if data.get("base") else None,
-                   created_at=float(data.get("created_at") or 0))
+                   created_at=float(data.get("created_at") or 0), facts_card=bool(data.get("facts_card")))
 
 
 def start(client: Any, data: Dataset, model: str, settings: Sequence[Setting], *, provider: str,
-          prompts: Sequence[str] | None = None, progress: Callable[[float, str], None] | None = None) -> Sweep:
-    """Upload the training rows once and queue one job per setting (the engine runs them in turn)."""
+          prompts: Sequence[str] | None = None, progress: Callable[[float, str], None] | None = None,
+          with_facts_card: bool = False) -> Sweep:
+    """Upload the training rows once (with their facts cards when asked) and queue one job per setting (the
+    engine runs them in turn)."""
     if not settings:
         raise ValueError("Choose at least one setting to try.")
     for setting in settings:  # every setting checked before anything is uploaded
         jobs.check_params(**{k: v for k, v in setting.job_params().items() if k != "metadata"})
     prompts = list(prompts) if prompts else scoring.held_out_prompts(data)
     sweep_id = "sweep-" + secrets.token_hex(6)
-    file = jobs.upload(client, to_jsonl(data.train_examples()).encode("utf-8"), f"{data.name or 'dataset'}.jsonl",
+    rows = facts_card.add_to_rows(data.train_examples()) if with_facts_card else data.train_examples()
+    file = jobs.upload(client, to_jsonl(rows).encode("utf-8"), f"{data.name or 'dataset'}.jsonl",
                        progress=(lambda f, t: progress(0.5 * f, t)) if progress else None)
     runs = []
     for i, setting in enumerate(settings):
         params = setting.job_params()
         params["metadata"] = {**params.get("metadata", {}), "sweep": sweep_id, "dataset": str(data.name)[:64]}
+        if with_facts_card:
+            params["metadata"][facts_card.METADATA_KEY] = "on"
         try:
             job = jobs.create(client, model, file.id, suffix=f"sweep{i + 1}", **params)
             runs.append(Run(setting, job_id=job.id, status=job.status))
@@ -227,7 +235,8 @@ def start(client: Any, data: Dataset, model: str, settings: Sequence[Setting], *
             runs.append(Run(setting, status="failed", error=translate(exc).message))
         if progress:
             progress(0.5 + 0.5 * (i + 1) / len(settings), f"Queued {i + 1} of {len(settings)} runs")
-    return Sweep(id=sweep_id, model=model, provider=provider, dataset=str(data.name), prompts=prompts, runs=runs)
+    return Sweep(id=sweep_id, model=model, provider=provider, dataset=str(data.name), prompts=prompts, runs=runs,
+                 facts_card=with_facts_card)
 
 
 def advance(sweep: Sweep, config: Any, *, client: Any = None, score: bool = True,
@@ -249,10 +258,11 @@ def advance(sweep: Sweep, config: Any, *, client: Any = None, score: bool = True
     if to_score:
         from lib.evaluation.comparison import Contender
 
-        contenders = [Contender(label=r.setting.label(), model=r.fine_tuned_model, client=client, provider=config)
-                      for r in to_score]
+        contenders = [Contender(label=r.setting.label(), model=r.fine_tuned_model, client=client, provider=config,
+                                facts_card=sweep.facts_card) for r in to_score]
         if sweep.base is None:
-            contenders.append(Contender(label="Base", model=sweep.model, client=client, provider=config))
+            contenders.append(Contender(label="Base", model=sweep.model, client=client, provider=config,
+                                        facts_card=sweep.facts_card))
         scores = scoring.score_models(contenders, sweep.prompts, progress=progress)
         for run, result in zip(to_score, scores, strict=False):
             run.score = result

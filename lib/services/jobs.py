@@ -1,32 +1,26 @@
-"""Fine-tuning jobs on any provider: upload, create, follow, cancel, and read what came out.
+"""Fine-tuning jobs on any provider: upload the file, create, list, cancel, pause and resume, and what a job cost.
 
 The notebook's cells ("upload, create, retrieve, list_events, refresh this code till you get the
-message") as functions with REST verbs, plus `JobMonitor`, a plain object the Train page calls from
-an auto-refreshing fragment and the command line calls in a loop:
+message") as functions with REST verbs:
 
     job = launch(client, jsonl_bytes, model="gpt-4.1-mini-2025-04-14", progress=bar)
-    monitor = JobMonitor(client, job.id)
-    state = monitor.poll()          # again when monitor.due(); state.to_dict() survives a refresh
 
-Every call goes through the openai SDK; its exceptions come out as `lib.services.errors.StudioError`s.
+Following a job to its end is `lib.services.job_monitor`; its result file and what its curves say,
+`lib.services.job_results`. Every call goes through the openai SDK; its exceptions come out as
+`lib.services.errors.StudioError`s.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import csv
 import io
 import math
-import statistics
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from lib.checks import facts_card
 from lib.services import errors, pricing
-from lib.services.metrics import StepMetrics
+from lib.services.sdk_objects import field_of, plain_dict
 
 if TYPE_CHECKING:
     import openai
@@ -48,15 +42,8 @@ __all__ = [
     "resume",
     "list_events",
     "list_checkpoints",
-    "download_result",
-    "decode_result_file",
-    "parse_result_csv",
-    "ResultFile",
     "actual_cost",
-    "read_curves",
     "check_params",
-    "JobMonitor",
-    "MonitorState",
 ]
 
 # Spelled as on the wire. OpenAI's enum has the first six; "paused" exists since pause/resume, and
@@ -75,26 +62,6 @@ SUFFIX_MAX = 64
 BETA_MAX = 2.0
 METADATA_MAX_PAIRS, METADATA_KEY_MAX, METADATA_VALUE_MAX = 16, 64, 512
 METHODS = ("supervised", "dpo")
-
-
-def _dump(obj: Any) -> dict[str, Any]:
-    """A JSON-safe dict of an SDK object (or a dict already)."""
-    if obj is None:
-        return {}
-    if isinstance(obj, Mapping):
-        return dict(obj)
-    dump = getattr(obj, "model_dump", None)
-    if dump is not None:
-        return dump(mode="json")
-    return dict(vars(obj))
-
-
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    if obj is None:
-        return default
-    if isinstance(obj, Mapping):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
 
 
 def _size(n: int) -> str:
@@ -388,26 +355,39 @@ def list_jobs(
     return found[:limit] if limit else found
 
 
+def trained_with_facts_card(client: openai.OpenAI, model: str | None) -> bool:
+    """Whether `model`, a job's final model or one of its checkpoints (`<final>:ckpt-step-N`), was trained on
+    rows carrying the facts card, so it should be asked with one: its job's metadata says so. Asked of the
+    provider (OpenAI's metadata filter), so it holds after a refresh and for jobs launched from the command line."""
+    if not model or not model.startswith("ft:"):
+        return False
+    for job in list_jobs(client, limit=100, metadata={facts_card.METADATA_KEY: "on"}):
+        final = field_of(job, "fine_tuned_model")
+        if final and (model == final or model.startswith(f"{final}:ckpt-step-")):
+            return facts_card.is_on(plain_dict(field_of(job, "metadata")) or {})
+    return False
+
+
 def job_row(job: Any, *, provider: str | None = None) -> dict[str, Any]:
     """One row of the job history, in plain values: what the table shows and filters on.
 
     `dataset` / `dataset_version` come from the job's metadata (pass `metadata={"dataset": ...,
     "dataset_version": ...}` to `launch` to link a job to the dataset it was trained on).
     """
-    metadata = _get(job, "metadata") or {}
+    metadata = field_of(job, "metadata") or {}
     return {
-        "id": _get(job, "id"),
-        "status": _get(job, "status"),
-        "model": _get(job, "model"),
-        "fine_tuned_model": _get(job, "fine_tuned_model"),
-        "created_at": _get(job, "created_at"),
-        "finished_at": _get(job, "finished_at"),
-        "trained_tokens": _get(job, "trained_tokens"),
+        "id": field_of(job, "id"),
+        "status": field_of(job, "status"),
+        "model": field_of(job, "model"),
+        "fine_tuned_model": field_of(job, "fine_tuned_model"),
+        "created_at": field_of(job, "created_at"),
+        "finished_at": field_of(job, "finished_at"),
+        "trained_tokens": field_of(job, "trained_tokens"),
         "cost": actual_cost(job, provider=provider),
-        "suffix": _get(job, "suffix") or _get(job, "user_provided_suffix"),
+        "suffix": field_of(job, "suffix") or field_of(job, "user_provided_suffix"),
         "dataset": metadata.get("dataset"),
         "dataset_version": metadata.get("dataset_version"),
-        "error": (_get(_get(job, "error"), "message") or None),
+        "error": (field_of(field_of(job, "error"), "message") or None),
     }
 
 
@@ -497,80 +477,8 @@ def list_events(
 def list_checkpoints(client: openai.OpenAI, job_id: str) -> list[dict[str, Any]]:
     """The job's checkpoints (each usable as a model), by step."""
     with errors.translated():
-        found = [_dump(c) for c in client.fine_tuning.jobs.checkpoints.list(job_id, limit=100)]
+        found = [plain_dict(c) for c in client.fine_tuning.jobs.checkpoints.list(job_id, limit=100)]
     return sorted(found, key=lambda c: c.get("step_number") or 0)
-
-
-# --- the result file ----------------------------------------------------------------------------------
-
-
-@dataclass
-class ResultFile:
-    """A job's result CSV: its text (for a download button) and its rows, numbers parsed."""
-
-    file_id: str
-    csv: str
-    columns: list[str]
-    rows: list[dict[str, float | int | None]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def decode_result_file(raw: bytes | str) -> str:
-    """The CSV text of a result file, which OpenAI sometimes serves base64-encoded."""
-    data = raw.encode("utf-8") if isinstance(raw, str) else bytes(raw)
-    compact = b"".join(data.split())
-    if compact and b"," not in compact and len(compact) % 4 == 0:
-        try:
-            decoded = base64.b64decode(compact, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            pass
-        else:
-            if "," in decoded or "\n" in decoded:
-                return decoded.lstrip("\ufeff")
-    return data.decode("utf-8", errors="replace").lstrip("\ufeff")
-
-
-def _number(text: str) -> float | int | None:
-    text = (text or "").strip()
-    if not text or text.lower() in ("nan", "none", "null"):
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    if not math.isfinite(value):
-        return None
-    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
-
-
-def parse_result_csv(text: str) -> tuple[list[str], list[dict[str, float | int | None]]]:
-    """(columns, rows) of a result CSV, whatever its columns (OpenAI's and Azure's differ); empty cells are None."""
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if not header:
-        return [], []
-    columns = [h.strip() for h in header]
-    rows = []
-    for values in reader:
-        if not any(v.strip() for v in values):
-            continue
-        rows.append({name: _number(values[i]) if i < len(values) else None for i, name in enumerate(columns)})
-    return columns, rows
-
-
-def download_result(client: openai.OpenAI, job: Any) -> ResultFile | None:
-    """Download and parse the job's result file (None while the job has none)."""
-    result_files = _get(job, "result_files") or []
-    if not result_files:
-        return None
-    file_id = result_files[0] if isinstance(result_files[0], str) else _get(result_files[0], "id")
-    with errors.translated():
-        raw = client.files.content(file_id).read()
-    text = decode_result_file(raw)
-    columns, rows = parse_result_csv(text)
-    return ResultFile(file_id, text, columns, rows)
 
 
 # --- cost -------------------------------------------------------------------------------------------
@@ -583,8 +491,8 @@ def actual_cost(job: Any, *, provider: str | None = None) -> float | None:
     """
     if provider == "local":
         return 0.0
-    tokens = _get(job, "trained_tokens")
-    model = _get(job, "model")
+    tokens = field_of(job, "trained_tokens")
+    model = field_of(job, "model")
     if tokens is None or not model:
         return None
     price = _training_price_per_million(str(model))
@@ -597,364 +505,3 @@ def _training_price_per_million(model: str) -> float | None:
     """The model's training price in $ per 1M tokens from lib.services.pricing's dated table (None when unknown)."""
     value = getattr(pricing.model_info(model), "training_per_1m", None)
     return float(value) if isinstance(value, int | float) else None
-
-
-# --- reading the curves -------------------------------------------------------------------------------
-
-
-def _series(metrics: list[Any], *names: str) -> list[tuple[int, float]]:
-    points = []
-    for row in metrics:
-        step = _get(row, "step")
-        for name in names:
-            value = _get(row, name)
-            if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and step is not None:
-                points.append((int(step), float(value)))
-                break
-    return sorted(points)
-
-
-def _mean(points: list[tuple[int, float]]) -> float:
-    return statistics.fmean(v for _, v in points)
-
-
-def read_curves(metrics: list[Any], *, n_examples: int | None = None) -> str:
-    """What the loss curves say, in plain words: still learning, levelled off, or memorising.
-
-    Reads the validation loss (falling: still learning; flat: little more to gain; rising while the
-    training loss falls: memorising). Without validation numbers it says what training loss alone can tell.
-    """
-    train = _series(metrics, "train_loss")
-    valid = _series(metrics, "valid_loss")
-    if len(valid) < 3:  # some providers report validation only at epoch ends
-        valid = _series(metrics, "full_valid_loss")
-    if len(train) < 3 and len(valid) < 3:
-        return "Too early to tell: the curves need a few more training steps."
-    if len(valid) < 3:
-        third = max(1, len(train) // 3)
-        first, last = _mean(train[:third]), _mean(train[-third:])
-        if last < first * 0.9:
-            trend = f"Training loss fell from {first:.2f} to {last:.2f}: the model is learning your examples."
-        else:
-            trend = f"Training loss has stayed around {last:.2f}: the model is not learning much from these examples yet."
-        return trend + (
-            " Without validation examples there is no telling whether it will do as well on new questions: "
-            "set a few examples aside for validation to find out."
-        )
-    third = max(1, len(valid) // 3)
-    v_first = _mean(valid[:third])
-    v_recent = _mean(valid[-third:])
-    v_before = _mean(valid[-2 * third : -third]) if len(valid) >= 2 * third + 1 else v_first
-    best_step, v_best = min(valid, key=lambda p: p[1])
-    last_step = valid[-1][0]
-    t_recent = _mean(train[-max(1, len(train) // 3) :]) if train else None
-    t_at_best = _mean([p for p in train if p[0] <= best_step][-3:] or train[:1]) if train else None
-    rising = v_recent > v_best * 1.10 and best_step < last_step
-    train_falling = t_recent is not None and t_at_best is not None and t_recent < t_at_best * 0.95
-    if rising and train_falling:
-        size = f" With only {n_examples} examples that happens quickly." if n_examples and n_examples < 100 else ""
-        return (
-            f"Validation loss has risen from {v_best:.2f} (step {best_step}) to {v_recent:.2f} while training loss "
-            f"kept falling ({t_recent:.2f}): it is memorising: fewer epochs or more examples.{size} "
-            f"The checkpoint nearest step {best_step} is probably the better model."
-        )
-    if rising:
-        return (
-            f"Validation loss has gone up from {v_best:.2f} (step {best_step}) to {v_recent:.2f}: the model is "
-            "getting worse on new questions. Try fewer epochs or a lower learning rate."
-        )
-    if v_recent < v_before * 0.95 and v_recent < v_first * 0.95:
-        return (
-            f"Validation loss is still falling ({v_first:.2f} → {v_recent:.2f}): the model is still learning. "
-            "More epochs could still help."
-        )
-    if v_recent < v_first * 0.9:
-        return (
-            f"Validation loss fell from {v_first:.2f} and has levelled off around {v_recent:.2f}: "
-            "more epochs would add little; more, or more varied, examples would help more."
-        )
-    return (
-        f"Validation loss has stayed flat around {v_recent:.2f}: there is little more to gain from training "
-        "longer. More, or more varied, examples would help more."
-    )
-
-
-# --- the monitor --------------------------------------------------------------------------------------
-
-def metrics_row(event: Any) -> dict[str, Any] | None:
-    """One row of the monitor's curves (`StepMetrics.to_dict()`) from a metrics event, or from its
-    "Step 40/100: training loss=0.42" message; None for an event without metrics."""
-    record = StepMetrics.from_event(event)
-    return None if record is None else record.to_dict()
-
-
-@dataclass
-class MonitorState:
-    """Everything the Train page shows about one job; JSON-safe (`to_dict` / `from_dict`)."""
-
-    job_id: str
-    status: str = "validating_files"
-    job: dict[str, Any] = field(default_factory=dict)
-    events: list[dict[str, Any]] = field(default_factory=list)  # oldest first
-    new_events: list[dict[str, Any]] = field(default_factory=list)  # from the last poll
-    metrics: list[dict[str, Any]] = field(default_factory=list)  # by step
-    timeline: list[dict[str, Any]] = field(default_factory=list)  # [{"status", "at"}]
-    step: int | None = None
-    total_steps: int | None = None
-    progress: float | None = None  # 0..1
-    eta_seconds: float | None = None
-    checkpoints: list[dict[str, Any]] = field(default_factory=list)
-    fine_tuned_model: str | None = None
-    trained_tokens: int | None = None
-    cost: float | None = None
-    result: dict[str, Any] | None = None  # ResultFile.to_dict()
-    error: dict[str, Any] | None = None  # JobFailed.to_dict() for a failed job
-    warning: str | None = None  # a passing problem in the last poll (the next poll retries)
-    curves: str | None = None  # read_curves(metrics)
-    last_event_id: str | None = None
-    next_poll_in: float | None = 1.0  # seconds; None once the job has ended and everything is fetched
-    polled_at: float | None = None
-    done: bool = False
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in TERMINAL
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MonitorState:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-
-class JobMonitor:
-    """Follows one job: `poll()` reads the job and its new events and returns the updated `MonitorState`.
-
-    No threads: the caller decides when to poll (`due()` says when the next poll is worth it:
-    backing off 1 → 2 → 4 → 10 s while the job waits in line, every `fast` seconds while it runs).
-    A passing failure (429, 5xx, timeout, lost connection) is kept in `state.warning` and retried on
-    the next poll; anything else raises the `StudioError`.
-    """
-
-    def __init__(
-        self,
-        client: openai.OpenAI,
-        job_id: str,
-        *,
-        provider: str | None = None,
-        fast: float = 1.0,
-        slow_max: float = 10.0,
-        page_size: int = 100,
-        state: MonitorState | None = None,
-        job: Any = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        """`job`: the job as `launch`/`create` returned it, so the timeline starts at its first status."""
-        self.client = client
-        self.provider = provider
-        self.fast = fast
-        self.slow_max = slow_max
-        self.page_size = page_size
-        self.clock = clock
-        self.state = state or MonitorState(job_id=job_id)
-        self._seen = {e["id"] for e in self.state.events}
-        self._extras_done = self.state.done
-        if job is not None and not self.state.timeline:
-            self._apply_job(job)
-
-    # --- resuming after a refresh
-    def to_dict(self) -> dict[str, Any]:
-        return self.state.to_dict()
-
-    @classmethod
-    def from_dict(cls, client: openai.OpenAI, data: Mapping[str, Any], **kwargs: Any) -> JobMonitor:
-        """Resume from `to_dict()`; from just `{"job_id": ...}` it reads the job's events again from the start."""
-        state = MonitorState.from_dict(data)
-        if not state.events:
-            state.last_event_id = None  # nothing kept: read every event again
-        return cls(client, state.job_id, state=state, **kwargs)
-
-    @property
-    def job_id(self) -> str:
-        return self.state.job_id
-
-    def due(self, now: float | None = None) -> bool:
-        """Whether a poll is worth making now."""
-        if self.state.done:
-            return False
-        if self.state.polled_at is None or self.state.next_poll_in is None:
-            return True
-        now = self.clock() if now is None else now
-        return now - self.state.polled_at >= self.state.next_poll_in
-
-    def maybe_poll(self) -> MonitorState:
-        """`poll()` when due, else the current state."""
-        return self.poll() if self.due() else self.state
-
-    def poll(self) -> MonitorState:
-        state = self.state
-        previous = state.status
-        state.new_events = []
-        try:
-            job = retrieve(self.client, state.job_id)
-            self._apply_job(job)
-            self._read_events()
-            if state.terminal and not self._extras_done:
-                self._finish(job)
-        except errors.StudioError as exc:
-            if not exc.retryable:
-                raise
-            state.warning = exc.message
-            state.polled_at = self.clock()
-            state.next_poll_in = min(self.slow_max, max(exc.retry_after or 0, (state.next_poll_in or 1) * 2))
-            return state
-        state.warning = None
-        state.polled_at = self.clock()
-        state.next_poll_in = self._interval(previous)
-        state.done = state.terminal and self._extras_done
-        if state.done:
-            state.next_poll_in = None
-        return state
-
-    # --- actions, keeping the state in step
-    def cancel(self) -> MonitorState:
-        self._apply_job(cancel(self.client, self.job_id))
-        return self.state
-
-    def pause(self) -> MonitorState:
-        self._apply_job(pause(self.client, self.job_id))
-        return self.state
-
-    def resume(self) -> MonitorState:
-        self._apply_job(resume(self.client, self.job_id))
-        return self.state
-
-    # --- inside
-    def _interval(self, previous: str) -> float | None:
-        state = self.state
-        if state.terminal:
-            return 0.0 if not self._extras_done else None
-        if state.status == "running":
-            return self.fast
-        if state.status != previous or state.next_poll_in is None:
-            return 1.0
-        return min(self.slow_max, max(1.0, (state.next_poll_in or 1.0) * 2))
-
-    def _apply_job(self, job: Any) -> None:
-        state = self.state
-        state.job = _dump(job)
-        status = str(_get(job, "status") or state.status)
-        if not state.timeline:
-            state.timeline.append({"status": "created", "at": _get(job, "created_at")})
-        if not state.timeline or state.timeline[-1]["status"] != status:
-            at = _get(job, "finished_at") if status in TERMINAL else None
-            state.timeline.append({"status": status, "at": at or round(self.clock())})
-        state.status = status
-        state.fine_tuned_model = _get(job, "fine_tuned_model")
-        state.trained_tokens = _get(job, "trained_tokens")
-        state.cost = actual_cost(job, provider=self.provider)
-        if status == "failed":
-            state.error = errors.JobFailed.from_job(job).to_dict()
-        if status == "succeeded":
-            state.progress = 1.0
-            state.eta_seconds = 0.0
-        elif status in TERMINAL:
-            state.eta_seconds = None
-        estimated = _get(job, "estimated_finish")
-        if status == "running" and state.eta_seconds is None and estimated:
-            state.eta_seconds = max(0.0, float(estimated) - self.clock())
-
-    def _read_events(self) -> None:
-        state = self.state
-        fresh = [
-            e for e in list_events(self.client, state.job_id, since=state.last_event_id, page_size=self.page_size)
-            if e.id not in self._seen
-        ]
-        if not fresh:
-            return
-        for event in fresh:
-            self._seen.add(event.id)
-            as_dict = {
-                "id": event.id,
-                "created_at": event.created_at,
-                "level": event.level,
-                "message": event.message,
-                "type": _get(event, "type"),
-                "data": _get(event, "data"),
-            }
-            state.events.append(as_dict)
-            state.new_events.append(as_dict)
-            row = metrics_row(event)
-            if row is not None:
-                self._add_metrics(row)
-        state.last_event_id = fresh[-1].id
-        self._update_progress()
-
-    def _add_metrics(self, row: dict[str, Any]) -> None:
-        metrics = self.state.metrics
-        for existing in metrics:
-            if existing["step"] == row["step"]:
-                existing.update({k: v for k, v in row.items() if v is not None})
-                return
-        metrics.append(row)
-        metrics.sort(key=lambda r: r["step"])
-
-    def _update_progress(self) -> None:
-        state = self.state
-        if not state.metrics:
-            return
-        last = state.metrics[-1]
-        state.step = last["step"]
-        totals = [r["total_steps"] for r in state.metrics if r.get("total_steps")]
-        state.total_steps = totals[-1] if totals else state.total_steps
-        if state.total_steps:
-            state.progress = 1.0 if state.status == "succeeded" else min(1.0, state.step / state.total_steps)
-        state.curves = read_curves(state.metrics)
-        if state.status in TERMINAL or not state.total_steps:
-            return
-        timed = [(r["created_at"], r["step"]) for r in state.metrics[-20:] if r.get("created_at") is not None]
-        if len(timed) >= 2 and timed[-1][0] > timed[0][0] and timed[-1][1] > timed[0][1]:
-            # Steps per second from the server's own timestamps (differences only, so clock skew
-            # between here and the server does not matter).
-            rate = (timed[-1][1] - timed[0][1]) / (timed[-1][0] - timed[0][0])
-            state.eta_seconds = max(0.0, (state.total_steps - state.step) / rate)
-
-    def _finish(self, job: Any) -> None:
-        """Once the job has ended: its final events, checkpoints and result file, each fetched once."""
-        state = self.state
-        notes = []
-        if state.status == "succeeded":
-            try:
-                state.checkpoints = list_checkpoints(self.client, state.job_id)
-            except errors.StudioError as exc:
-                if exc.retryable:
-                    raise
-                notes.append(f"Checkpoints unavailable: {exc.message}")
-        if _get(job, "result_files"):
-            try:
-                result = download_result(self.client, job)
-            except errors.StudioError as exc:
-                if exc.retryable:
-                    raise
-                notes.append(f"Result file unavailable: {exc.message}")
-            else:
-                state.result = result.to_dict() if result else None
-                if result and result.rows:
-                    self._metrics_from_result(result)
-        self._read_events()
-        self._extras_done = True
-        if notes:
-            state.warning = " ".join(notes)
-
-    def _metrics_from_result(self, result: ResultFile) -> None:
-        """Fill steps the events missed (providers thin out metrics events on long jobs) from the result CSV."""
-        known = {r["step"] for r in self.state.metrics}
-        for values in result.rows:
-            record = StepMetrics.from_mapping(values, total_steps=self.state.total_steps)
-            if record is None or record.step in known:
-                continue
-            self.state.metrics.append(record.to_dict())
-        self.state.metrics.sort(key=lambda r: r["step"])
-        self.state.curves = read_curves(self.state.metrics)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from lib.checks import facts_card
 from lib.engine.export import export_name
 from lib.services import export, providers
 from tests.plugins.engine import API_KEY, SYSTEM, TINY, assert_openai_error, chat_examples, write_jsonl
@@ -31,8 +32,11 @@ def wait_job(client, job_id: str, timeout: float = 300):
     return job
 
 
-def train(client, folder: Path, **extra):
-    with write_jsonl(folder / "train.jsonl", chat_examples(10)).open("rb") as handle:
+def train(client, folder: Path, *, card: bool = False, **extra):
+    rows = facts_card.add_to_rows(chat_examples(10)) if card else chat_examples(10)
+    if card:
+        extra["metadata"] = {"facts_card": "on"}
+    with write_jsonl(folder / "train.jsonl", rows).open("rb") as handle:
         training = client.files.create(file=handle, purpose="fine-tune")
     job = client.fine_tuning.jobs.create(model=TINY, training_file=training.id, seed=3, suffix="home",
                                          method={"type": "supervised",
@@ -42,9 +46,10 @@ def train(client, folder: Path, **extra):
 
 @pytest.fixture(scope="module")
 def tuned(engine_server, tmp_path_factory):
-    """A LoRA job on the tiny model and the engine's own greedy reply to the held-out prompt."""
+    """A LoRA job on the tiny model (its rows with their facts cards) and the engine's own greedy reply to the
+    held-out prompt."""
     client = engine_server.client()
-    job = train(client, tmp_path_factory.mktemp("export"))
+    job = train(client, tmp_path_factory.mktemp("export"), card=True)
     reply = client.chat.completions.create(model=job.fine_tuned_model, messages=MESSAGES, temperature=0,
                                            max_tokens=NEW_TOKENS).choices[0].message.content
     return job, reply
@@ -201,7 +206,7 @@ def test_ollama_modelfile_renders_the_models_own_chat_template(exported, tuned):
     gguf_name = f"{export_name(tuned[0].fine_tuned_model)}-q8_0.gguf"
     assert sorted(done.files) == sorted(["Modelfile", gguf_name, "README.md"])
     assert modelfile.startswith(f"FROM ./{gguf_name}\n")
-    assert modelfile_value(modelfile, "SYSTEM") == SYSTEM  # the dataset's system prompt
+    assert modelfile_value(modelfile, "SYSTEM") == SYSTEM  # the dataset's system prompt, less the rows' facts cards
     assert 'PARAMETER stop "<|im_end|>"' in modelfile
     # Ollama puts SYSTEM first among the messages; the template must give the text the model was trained on.
     messages = [{"Role": "system", "Content": SYSTEM}, {"Role": "user", "Content": PROMPT}]
@@ -210,6 +215,7 @@ def test_ollama_modelfile_renders_the_models_own_chat_template(exported, tuned):
     assert rendered == tokenizer.apply_chat_template(MESSAGES, tokenize=False, add_generation_prompt=True)
     readme = (folder / "README.md").read_text()
     assert "ollama create" in readme and "-f Modelfile" in readme and "ollama run" in readme
+    assert "trained with a facts card" in readme and "Facts: Strontium (Sr), atomic number 38" in readme
 
 
 @pytest.mark.skipif(not importlib.util.find_spec("llama_cpp"), reason="llama-cpp-python is not installed")

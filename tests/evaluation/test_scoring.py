@@ -9,9 +9,9 @@ import pytest
 
 from lib.__main__ import main
 from lib.checks import facts, limerick
-from lib.dataprep import dataset
+from lib.dataprep import readers
 from lib.evaluation import comparison as playground
-from lib.evaluation import scoring
+from lib.evaluation import prompt_sets, scoring
 from lib.services import jobs
 from lib.services.providers import ProviderConfig
 from tests.plugins.faults import engine_api_key, engine_base_url, engine_or_skip
@@ -49,18 +49,18 @@ def test_prose_is_no_limerick_and_an_error_counts_as_neither():
 
 
 def test_held_out_prompts_ask_about_elements_the_training_rows_do_not_cover():
-    data = dataset.load_file(SAMPLE)
+    data = readers.load_file(SAMPLE)
     prompts = scoring.held_out_prompts(data, 20)
     assert len(prompts) == 20 and prompts[0] == "Tell me about Lithium" or "Hydrogen" not in prompts[0]
     asked = {p.removeprefix("Tell me about ") for p in prompts}
-    trained = {p.removeprefix("Tell me about ") for p in playground.prompts_from_examples(data.train_examples())}
+    trained = {p.removeprefix("Tell me about ") for p in prompt_sets.prompts_from_examples(data.train_examples())}
     assert not asked & trained
 
 
 def test_held_out_prompts_are_the_validation_split_when_there_is_one():
-    data = dataset.load_file(SAMPLE)
+    data = readers.load_file(SAMPLE)
     data.split = ["train"] * 9 + ["validation"] * (len(data.examples) - 9)
-    assert scoring.held_out_prompts(data) == playground.prompts_from_examples(data.validation_examples())
+    assert scoring.held_out_prompts(data) == prompt_sets.prompts_from_examples(data.validation_examples())
 
 
 def score_of(model: str, texts: list[str], step: int | None = None) -> scoring.ModelScore:
@@ -167,3 +167,41 @@ def test_the_report_finds_a_jobs_scores_from_its_model_or_a_checkpoint(tmp_path)
     assert store.find("ft:two").job_id == "ftjob-2"
     assert store.find("ft:one:ckpt-step-80").job_id == "ftjob-1"
     assert store.find("ft:unknown") is None and store.find(None) is None
+
+
+# --- the facts card -------------------------------------------------------------------------------------------
+
+
+def _finish(api, client, job_id: str) -> object:
+    job = jobs.retrieve(client, job_id)
+    for _ in range(50):
+        if job.status == "succeeded":
+            return job
+        job = jobs.retrieve(client, job_id)
+    raise AssertionError(job.status)
+
+
+def test_a_job_trained_with_the_facts_card_is_asked_with_it_and_so_is_its_base(stub_server, stub_api):
+    from lib.services.providers import make_client
+
+    config = ProviderConfig(kind="url", base_url=stub_server.url, api_key="k", timeout=10)
+    client = make_client(config)
+    rows = '{"messages": [{"role": "user", "content": "Tell me about Neon"}, {"role": "assistant", "content": "x"}]}\n'
+    with_card = _finish(stub_api, client, jobs.launch(client, rows * 10, model="tiny-random-llama",
+                                                       metadata={"facts_card": "on"}).id)
+    plain = _finish(stub_api, client, jobs.launch(client, rows * 10, model="tiny-random-llama").id)
+
+    scoring.score_job(config, with_card, ["Tell me about Strontium"], include_checkpoints=False)
+    systems = [next(m["content"] for m in chat["messages"] if m["role"] == "system") for chat in stub_api.chats]
+    assert len(systems) == 2 and all("atomic number 38 (thirty eight)" in s for s in systems), systems
+    assert {chat["model"] for chat in stub_api.chats} == {with_card.fine_tuned_model, "tiny-random-llama"}
+
+    stub_api.chats.clear()
+    scoring.score_job(config, plain, ["Tell me about Strontium"], include_checkpoints=False)
+    assert not any("Facts:" in m["content"] for chat in stub_api.chats for m in chat["messages"])
+
+    # the Playground and `score MODEL` ask the provider which job a model came from
+    assert jobs.trained_with_facts_card(client, with_card.fine_tuned_model)
+    assert jobs.trained_with_facts_card(client, f"{with_card.fine_tuned_model}:ckpt-step-10")
+    assert not jobs.trained_with_facts_card(client, plain.fine_tuned_model)
+    assert not jobs.trained_with_facts_card(client, "tiny-random-llama")

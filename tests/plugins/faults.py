@@ -420,6 +420,8 @@ class StubAPI:
             return self._json(200, self._create(json.loads(body or b"{}")))
         if path == "/fine_tuning/jobs" and method == "GET":
             jobs = sorted(self.jobs.values(), key=lambda j: (j.job["created_at"], j.job["id"]), reverse=True)
+            wanted = {k[len("metadata["):-1]: v for k, v in one.items() if k.startswith("metadata[") and k.endswith("]")}
+            jobs = [j for j in jobs if all((j.job.get("metadata") or {}).get(k) == v for k, v in wanted.items())]
             return self._json(200, self._page([j.job for j in jobs], one))
         match = re.fullmatch(r"/fine_tuning/jobs/([^/]+)(?:/(cancel|events|checkpoints))?", path)
         if match:
