@@ -167,11 +167,34 @@ def seed_job_and_chat(model_id: str, examples: list[dict], warm_seconds: float) 
         chats = {}
         for name, model in (("base", model_id), ("fine-tuned", job.fine_tuned_model)):
             chats[name] = chat_latency(client, model)
-        return {"job_seconds": job_seconds, "steps": metrics[-1]["total_steps"], "epochs": job.hyperparameters.n_epochs,
+        batch = batch_compare(client, [model_id, job.fine_tuned_model])
+        return {"batch_compare": batch, "job_seconds": job_seconds, "steps": metrics[-1]["total_steps"], "epochs": job.hyperparameters.n_epochs,
                 "loss_start": metrics[0]["train_loss"], "loss_end": metrics[-1]["train_loss"],
                 "trained_tokens": job.trained_tokens, "chat": chats}
     finally:
         handle.stop()
+
+
+def batch_compare(client, models: list[str], n_prompts: int = 11) -> dict:
+    """The Playground's "many prompts" comparison: `n_prompts` questions x the models, greedy, 120 tokens at
+    most, as the page sends them (several local calls at once, which the engine batches), and the same
+    sent one call at a time, the reference measured in the same run."""
+    from lib.evaluation import comparison
+
+    prompts = [f"Tell me about {name}" for name in ("Lithium", "Boron", "Nitrogen", "Fluorine", "Magnesium",
+                                                     "Aluminum", "Silicon", "Phosphorus", "Sulfur", "Chlorine",
+                                                     "Argon", "Potassium", "Calcium")[:n_prompts]]
+    contenders = [comparison.Contender(label=m, model=m, client=client, local=True) for m in models]
+    figures = {}
+    for label, at_once in (("batched", comparison.LOCAL_BATCH), ("one at a time", 1)):
+        start = time.perf_counter()
+        result = comparison.run_batch(contenders, prompts, system_prompt=SYSTEM, temperature=0.0, max_tokens=120,
+                                      seed=1, checks=False, local_concurrency=at_once)
+        errors = [r.error for row in result.replies for r in row if r is not None and r.error]
+        if errors:
+            raise SystemExit(f"batch compare failed: {errors[0]}")
+        figures[label] = time.perf_counter() - start
+    return {"prompts": len(prompts), "models": len(models), **figures}
 
 
 def chat_latency(client, model: str, repeats: int = 2) -> dict:
@@ -318,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=2, help="interleaved trials per trainer; the best is kept")
     parser.add_argument("--quick", action="store_true", help="1 epoch, 1 repeat, no end-to-end job")
     parser.add_argument("--skip-job", action="store_true", help="leave out the end-to-end job and chat")
+    parser.add_argument("--job-only", action="store_true",
+                        help="only the end-to-end job, chat and batch compare (no throughput trials)")
     parser.add_argument("--warm-seconds", type=float, default=10.0, help="pause after starting the engine")
     parser.add_argument("--qwen-shape", action="store_true", help="only the Qwen2-0.5B-shaped GPU benchmark")
     parser.add_argument("--steps", type=int, default=12, help="steps for --qwen-shape")
@@ -331,6 +356,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.quick:
         args.epochs, args.repeats, args.skip_job = 1, 1, True
+    if args.job_only:
+        e2e = seed_job_and_chat(args.model, seed_examples(10), args.warm_seconds)
+        batch = e2e["batch_compare"]
+        print(f"Seed job: {e2e['job_seconds']:.1f} s ({e2e['steps']} steps). Batch compare, {batch['prompts']} prompts "
+              f"x {batch['models']} models: {batch['batched']:.1f} s as the Playground sends them, "
+              f"{batch['one at a time']:.1f} s one call at a time (target <= 60 s on 2 idle cores)")
+        if args.json:
+            args.json.write_text(json.dumps(e2e, indent=2, default=str))
+        return 0
 
     import torch
     from transformers import AutoTokenizer
@@ -378,6 +412,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, chat in e2e["chat"].items():
             print(f"Chat, {name:10s}: first token {chat['first_token_s'] * 1000:.0f} ms, "
                   f"{chat['tokens_per_second']:.1f} tokens/s ({chat['tokens']} tokens)")
+        batch = e2e["batch_compare"]
+        print(f"Batch compare, {batch['prompts']} prompts x {batch['models']} models (greedy, 120 tokens at most): "
+              f"{batch['batched']:.1f} s as the Playground sends them, {batch['one at a time']:.1f} s one call at "
+              f"a time ({batch['batched'] / batch['one at a time']:.2f}x; target <= 60 s on 2 idle cores)")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str))
     return 0 if math.isfinite(reference["tokens_per_second"]) else 1

@@ -121,3 +121,15 @@ def test_a_model_trained_with_the_facts_card_is_asked_with_it_in_every_column(st
     next(c for c in at.checkbox if c.label == "Give each question its element's facts").uncheck().run()
     at.button(key="playground_run").click().run()
     assert stub_api.chats and not any("Facts:" in c["messages"][0]["content"] for c in stub_api.chats)
+
+
+def test_a_provider_that_lists_no_model_gets_plain_words_not_an_error(monkeypatch):
+    """OpenAI unreachable (no network) and no fine-tuned model yet: the columns say there is nothing to ask."""
+    from tests.plugins.faults import TEST_KEY
+
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    studio = Studio()
+    studio.page("playground")
+    studio.assert_ok()
+    assert any("No model to ask here" in text for text in studio.texts("caption"))

@@ -77,6 +77,10 @@ def contender_settings(index: int, models: list[str], config: providers.Provider
         options = models or [base]
         model = st.selectbox("Model", options, key=f"playground_model_{index}")
         label, shots = model.split(":")[-1] if model else "Model", []
+    if not model:  # the provider listed no model (unreachable, or an empty account): nothing to ask
+        st.caption("No model to ask here: the provider listed none. Test the connection in the sidebar, or pick "
+                   "the fine-tuned model.")
+        return None
     st.caption(render.escape(model))
     notice = lifecycle.stop_notice(model)
     if notice:
