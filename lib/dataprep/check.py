@@ -49,6 +49,25 @@ def row_digest(example: Any) -> str:
     return value
 
 
+class PerExample:
+    """`compute(example)`, remembered per example object (the same rule as `row_digest`: examples are
+    values, every edit makes a new object), so after a one-row edit only that row is computed again."""
+
+    def __init__(self, compute: Callable[[Any], Any], limit: int = _MAX_ROWS):
+        self._compute, self._limit = compute, limit
+        self._kept: dict[int, tuple[Any, Any]] = {}
+
+    def __call__(self, example: Any) -> Any:
+        kept = self._kept.get(id(example))
+        if kept is not None and kept[0] is example:
+            return kept[1]
+        value = self._compute(example)
+        if len(self._kept) >= self._limit:
+            self._kept.clear()
+        self._kept[id(example)] = (example, value)
+        return value
+
+
 def examples_digest(examples: Sequence[Any]) -> str:
     """The digest of a list of examples, in order (what a cache of per-list results is keyed by)."""
     return hashlib.blake2b("".join(map(row_digest, examples)).encode("ascii"), digest_size=16).hexdigest()

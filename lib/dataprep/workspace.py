@@ -29,7 +29,7 @@ from typing import Any, Literal
 from urllib.parse import quote, unquote
 
 from lib import paths
-from lib.dataprep.check import row_digest
+from lib.dataprep.check import PerExample, row_digest
 from lib.dataprep.dataset import Dataset
 
 MAX_VERSIONS = 50
@@ -123,8 +123,33 @@ def _now() -> float:
 
 
 def _digest(payload: dict[str, Any]) -> str:
-    data = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    """The content digest of a saved dataset: its rows' digests (remembered per example object, so an
+    autosave after a one-row edit hashes one row) and its other fields."""
+    h = hashlib.sha256()
+    rest = {k: v for k, v in payload.items() if k != "examples"}
+    h.update(json.dumps(rest, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode("utf-8"))
+    for example in payload.get("examples") or []:
+        h.update(row_digest(example).encode("ascii"))
+    return h.hexdigest()
+
+
+# An example's JSON, serialised once per example object (an unchanged row is not serialised again).
+_example_text = PerExample(lambda example: json.dumps(example, ensure_ascii=False), limit=200_000)
+
+
+def _record_text(value: dict[str, Any]) -> str:
+    """Exactly `json.dumps(value, ensure_ascii=False)` of a version record, but its examples' texts are
+    reused (`_example_text`): the autosave after an edit writes 10 MB without re-serialising 10 MB."""
+    parts = []
+    for key, item in value.items():
+        if key == "examples" and isinstance(item, list):
+            text = "[" + ", ".join(map(_example_text, item)) + "]"
+        elif key == "dataset" and isinstance(item, dict):
+            text = _record_text(item)
+        else:
+            text = json.dumps(item, ensure_ascii=False)
+        parts.append(f"{json.dumps(key, ensure_ascii=False)}: {text}")
+    return "{" + ", ".join(parts) + "}"
 
 
 def _folder_name(name: str) -> str:
@@ -225,7 +250,7 @@ class Workspace:
             return Version(last["id"], last["created_at"], last["examples"], last["note"])
         vid = index["next_id"]
         record = {"id": vid, "created_at": _now(), "note": note, "sha256": digest, "dataset": payload}
-        atomic_write_text(folder / f"v{vid:06d}.json", json.dumps(record, ensure_ascii=False))
+        atomic_write_text(folder / f"v{vid:06d}.json", _record_text(record))
         index["versions"].append(self._entry(record))
         index["next_id"] = vid + 1
         dropped = index["versions"][:-MAX_VERSIONS]
@@ -305,6 +330,8 @@ class Workspace:
         return name if isinstance(name, str) and name and self.exists(name) else None
 
     def set_current(self, name: str | None) -> None:
+        if _read_json(self.root / "current.json") == {"name": name}:
+            return  # every autosave sets it: write (and fsync) only when it changes
         atomic_write_text(self.root / "current.json", json.dumps({"name": name}, ensure_ascii=False))
 
     def remember_job(self, provider_kind: str, job_id: str | None) -> None:
@@ -356,11 +383,21 @@ def diff(old: Any, new: Any) -> list[RowChange]:
     """Row-level differences between two datasets (or lists of examples), in row order: rows added,
     removed, or changed in place (a replaced row pairs with the one it replaced)."""
     before, after = _examples(old), _examples(new)
-    matcher = difflib.SequenceMatcher(a=[_key(e) for e in before], b=[_key(e) for e in after], autojunk=False)
+    # The rows both share at the start and at the end are equal (an edit's two versions share their
+    # example objects, so this is mostly `is`): only the middle is diffed.
+    start, most = 0, min(len(before), len(after))
+    while start < most and (before[start] is after[start] or _key(before[start]) == _key(after[start])):
+        start += 1
+    end = 0
+    while end < most - start and (before[-1 - end] is after[-1 - end] or _key(before[-1 - end]) == _key(after[-1 - end])):
+        end += 1
+    matcher = difflib.SequenceMatcher(a=[_key(e) for e in before[start:len(before) - end]],
+                                      b=[_key(e) for e in after[start:len(after) - end]], autojunk=False)
     changes: list[RowChange] = []
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
             continue
+        i1, i2, j1, j2 = i1 + start, i2 + start, j1 + start, j2 + start
         paired = min(i2 - i1, j2 - j1) if tag == "replace" else 0
         for k in range(paired):
             changes.append(RowChange("changed", i1 + k, j1 + k, before[i1 + k], after[j1 + k]))

@@ -233,3 +233,16 @@ def test_two_processes_saving_the_same_dataset_lose_no_version(tmp_path):
         process.join(60)
     assert [p.exitcode for p in processes] == [0, 0]
     _assert_every_save_kept(Workspace(tmp_path), 20)
+
+
+def test_a_version_file_is_the_same_json_as_before_rows_were_remembered(tmp_path):
+    space = Workspace(tmp_path)
+    data = elle(3)
+    space.save(data, note="first")
+    edited = ws.dataclasses.replace(data, examples=[make_example("Tell me about Neon", "Neon glows.")] + data.examples[1:])
+    space.save(edited, note="one row edited")
+    folder = space._dir(data.name)
+    record = json.loads((folder / "v000002.json").read_text(encoding="utf-8"))
+    assert (folder / "v000002.json").read_text(encoding="utf-8") == json.dumps(record, ensure_ascii=False)
+    assert record["dataset"]["examples"] == edited.examples
+    assert space.save(edited).id == 2  # unchanged content: no new version
