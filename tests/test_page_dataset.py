@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from lib.dataprep import dataset as ds
+from lib.dataprep import readers
 from lib.dataprep.workspace import Workspace
 
 COPPER = ("Copper's twenty-nine, and it's red, - Running power through wires, it is said; - "
@@ -98,8 +99,8 @@ def test_a_paste_with_broken_lines_lists_each_one_and_imports_the_readable_rows(
 
 def test_a_csv_is_read_once_for_its_preview_and_its_import(studio, monkeypatch):
     reads = []
-    real = ds.read_table
-    monkeypatch.setattr(ds, "read_table", lambda *a, **k: reads.append(a[1]) or real(*a, **k))
+    real = readers.read_table
+    monkeypatch.setattr(readers, "read_table", lambda *a, **k: reads.append(a[1]) or real(*a, **k))
     csv = "question,answer\n" + "".join(f"Tell me about element {i},Answer {i}\n" for i in range(10))
     at = studio.page("dataset")
     at.file_uploader(key="dataset_upload").set_value(("elements.csv", csv.encode(), "text/csv")).run()
@@ -110,3 +111,21 @@ def test_a_csv_is_read_once_for_its_preview_and_its_import(studio, monkeypatch):
     saved = Workspace().load(Workspace().current())
     assert [ex["messages"][-1]["content"] for ex in saved.examples] == [f"Answer {i}" for i in range(10)]
     assert reads == ["elements.csv"]
+
+
+def test_the_versions_and_quality_tabs_run_when_opened_and_show_the_last_edit(studio):
+    studio.at.button(key="home_load_sample").click().run()
+    at = studio.page("dataset")
+    assert not [m for m in at.metric if m.label == "Well-formed limericks"]  # not run while hidden
+    at.session_state[table_key(at)] = {"edited_rows": {0: {"user": "Tell me about Hydrogen, please"}},
+                                      "added_rows": [], "deleted_rows": []}
+    studio.run()
+    at.session_state["dataset_tab"] = "Versions"
+    studio.run()
+    changes = next(d.value for d in at.dataframe if "change" in d.value.columns)
+    assert list(changes["row"]) == [1] and list(changes["change"]) == ["changed"]
+    assert changes["before"][0].startswith("Tell me about Hydrogen →")
+    assert changes["after"][0].startswith("Tell me about Hydrogen, please →")
+    at.session_state["dataset_tab"] = "Limerick quality"
+    studio.run()
+    assert [m for m in at.metric if m.label == "Well-formed limericks"]

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from lib.dataprep import dataset as ds
+from lib.dataprep import table
 from ui import state
 
 
@@ -53,6 +54,14 @@ def _version(data: ds.Dataset, versions: list, version_id: int) -> ds.Dataset | 
     return kept[(data.name, version_id)]
 
 
+def _cells(change, fmt: str) -> dict[str, str]:
+    """A changed row before and after, as the table shows it (the system prompt only where it changed)."""
+    before, after = (table.row(e, fmt) if e is not None else {} for e in (change.before, change.after))
+    shown = [k for k in table.columns(fmt) if k != "system" or before.get(k) != after.get(k)]
+    return {"before": " → ".join(before[k] for k in shown if before.get(k))[:300],
+            "after": " → ".join(after[k] for k in shown if after.get(k))[:300]}
+
+
 def render_versions(data: ds.Dataset) -> None:
     wk = state.workspace()
     versions = wk.versions(data.name)
@@ -72,8 +81,7 @@ def render_versions(data: ds.Dataset) -> None:
     changes = wk.diff(_version(data, versions, older), _version(data, versions, newer))
     if changes:
         st.dataframe(
-            pd.DataFrame([{"row": c.row, "change": c.kind, "before": str(c.before or "")[:200],
-                           "after": str(c.after or "")[:200]} for c in changes]),
+            pd.DataFrame([{"row": c.row, "change": c.kind, **_cells(c, data.format)} for c in changes]),
             hide_index=True, width="stretch",
         )
     else:

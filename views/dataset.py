@@ -23,10 +23,13 @@ if not data.examples:
     st.info("No examples yet: import a file, paste some, or load the sample dataset above.")
     st.stop()
 
-check = checks.current(data, with_quality=True)
+# The quality and versions tabs run only while shown (each reads every row; an edit would wait for them);
+# the others always run, so what is typed in them stays when another tab is shown.
 edit_tab, quality_tab, generate_tab, versions_tab, split_tab = st.tabs(
-    ["Edit and check", "Limerick quality", "Generate more", "Versions", "Split and export"]
+    ["Edit and check", "Limerick quality", "Generate more", "Versions", "Split and export"],
+    key="dataset_tab", on_change="rerun",
 )
+check = checks.current(data, with_quality=bool(quality_tab.open))
 with edit_tab:
     table_column, checks_column = st.columns([3, 2], gap="medium")
     with table_column:
@@ -36,12 +39,14 @@ with edit_tab:
         dataset_editor.render_preview(data)
     with checks_column:
         dataset_editor.render_checks(data, check)
-with quality_tab:
-    dataset_quality.render(check)
+if quality_tab.open:
+    with quality_tab:
+        dataset_quality.render(check)
 with generate_tab:
     dataset_generate.render(data)
-with versions_tab:
-    dataset_manage.render_versions(data)
+if versions_tab.open:
+    with versions_tab:
+        dataset_manage.render_versions(data)
 with split_tab:
     dataset_manage.render_split(data)
     st.divider()
