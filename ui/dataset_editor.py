@@ -77,8 +77,8 @@ def render_table(data: ds.Dataset, report: validation.Report, flags: list) -> No
     positions = all_positions if view == "All rows" else [i for i in all_positions if i + 1 in by_line]
     cols = table.columns(data.format)
     cells = _table_rows(data)
-    frame = pd.DataFrame([cells[i] for i in positions], columns=list(cols))
-    frame.insert(0, "check", [_status(by_line.get(i + 1, [])) for i in positions])
+    frame = pd.DataFrame({c: [cells[i][c] for i in positions] for c in cols}, columns=list(cols))  # by column: quicker
+    frame.insert(0, "check", [_status(by_line[i + 1]) if i + 1 in by_line else "ok" for i in positions])
     frame.index = pd.Index([i + 1 for i in positions], name="row")
     # The editor's edits are relative to the frame it was drawn from, so its key names that frame: after an
     # edit (which may change the check column too) the next run draws a fresh editor on the saved data,

@@ -7,16 +7,31 @@ tab keeps every draft already shown. Nothing enters the dataset until accepted; 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from lib.checks import quality
+from lib.dataprep import check as dataset_check
 from lib.dataprep import dataset as ds
 from lib.dataprep import generate
 from lib.services import errors, providers
 from ui import clients, state
 from ui import render as show
+
+_REMEMBERED = "generate_remembered"  # {what: (key, value)}: the plan and estimate of the last content
+
+
+def _remembered(what: str, args: tuple, data: ds.Dataset, compute: Callable[[], Any]) -> Any:
+    """`compute()`, again only when the rows or `args` change: planning and estimating read every row
+    (a third of a second at 10,000 rows), and the panel is drawn on every run of the Dataset page."""
+    kept = st.session_state.setdefault(_REMEMBERED, {})
+    key = (dataset_check.examples_digest(data.examples), args)
+    if what not in kept or kept[what][0] != key:
+        kept[what] = (key, compute())
+    return kept[what][1]
 
 
 def _settings(data: ds.Dataset, kind: str) -> tuple[generate.Settings | None, list[str]]:
@@ -56,7 +71,8 @@ def _settings(data: ds.Dataset, kind: str) -> tuple[generate.Settings | None, li
     try:
         settings = generate.Settings(model=model, provider=kind, instruction=instruction, rows_per_call=int(per_call),
                                      max_tokens=int(max_tokens))
-        questions = generate.plan(data.examples, int(count), about=topics, order=order)
+        questions = _remembered("plan", (int(count), tuple(topics or ()), order), data,
+                                lambda: generate.plan(data.examples, int(count), about=topics, order=order))
     except ValueError as exc:
         st.warning(str(exc))
         return None, []
@@ -213,7 +229,10 @@ def render(data: ds.Dataset) -> None:
     store = generate.DraftStore(state.workspace(), data.name)
     settings, questions = _settings(data, config.kind)
     if settings is not None:
-        guess = generate.estimate(settings, questions, data.examples, data.system_prompt, workspace=state.workspace())
+        speed = generate.measured_speed(state.workspace(), settings.provider, settings.model)
+        guess = _remembered("estimate", (repr(settings), tuple(questions), data.system_prompt, speed), data,
+                            lambda: generate.estimate(settings, questions, data.examples, data.system_prompt,
+                                                      workspace=state.workspace()))
         m1, m2, m3, m4 = st.columns(4)
         m1.metric("Calls", guess.calls)
         m2.metric("Tokens in / out", f"{guess.prompt_tokens:,} / {guess.completion_tokens:,}")

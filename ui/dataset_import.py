@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from lib.dataprep import dataset as ds
+from lib.dataprep import readers
 from ui import state
 from ui.actions import load_sample
 
@@ -55,7 +56,7 @@ def _read_table(file_id: str, data: bytes, filename: str) -> pd.DataFrame:
     """The uploaded CSV or Excel file as a table, read once per uploaded file (every rerun shows it)."""
     kept = st.session_state.get(TABLE)
     if kept is None or kept[0] != file_id:
-        kept = (file_id, ds.read_table(data, filename))
+        kept = (file_id, readers.read_table(data, filename))
         st.session_state[TABLE] = kept
     return kept[1]
 
@@ -80,7 +81,7 @@ def _upload() -> None:
             st.error(str(exc))
             return
         st.caption("Which column holds what? (guessed from the column names)")
-        guess = ds.guess_column_map(list(table.columns))
+        guess = readers.guess_column_map(list(table.columns))
         options = ["(none)", *map(str, table.columns)]
         column_map = {}
         cols = st.columns(3)
@@ -101,9 +102,9 @@ def _upload() -> None:
     if st.button("Import", type="primary", key="dataset_import_button"):
         try:
             if table is not None:  # the table shown above: a file is read once
-                data = ds.from_table(table, upload.name, system_prompt=system_prompt, column_map=column_map)
+                data = readers.from_table(table, upload.name, system_prompt=system_prompt, column_map=column_map)
             else:
-                data = ds.parse(data_bytes, upload.name, system_prompt=system_prompt, column_map=column_map)
+                data = readers.parse(data_bytes, upload.name, system_prompt=system_prompt, column_map=column_map)
         except ds.ParseError as exc:
             _cannot_read(exc, f"upload:{upload.file_id}")
         else:
@@ -120,7 +121,7 @@ def _paste() -> None:
     name = st.text_input("Name for this dataset", value="pasted", key="dataset_paste_name")
     if st.button("Import pasted text", key="dataset_paste_button", disabled=not text.strip()):
         try:
-            data = ds.parse(text, "pasted.txt", system_prompt=ds.DEFAULT_SYSTEM_PROMPT)
+            data = readers.parse(text, "pasted.txt", system_prompt=ds.DEFAULT_SYSTEM_PROMPT)
         except ds.ParseError as exc:
             _cannot_read(exc, f"paste:{hashlib.sha256(text.encode()).hexdigest()}")
         else:

@@ -15,7 +15,8 @@ import sys
 from typing import Any
 
 from lib.dataprep import check as dataset_check
-from lib.dataprep.dataset import ParseError, load_file
+from lib.dataprep.dataset import ParseError
+from lib.dataprep.readers import load_file
 from lib.dataprep.validation import COOKBOOK_CODES, Report
 from lib.services import pricing
 

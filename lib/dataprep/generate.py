@@ -21,6 +21,7 @@ steps, and none of them needs Streamlit.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -72,24 +73,35 @@ GUESSED_SPEED = {"local": (0.5, 15.0), "hosted": (1.0, 60.0)}
 # --------------------------------------------------------------------------------------------- plan
 
 
-def _question_and_answer(example: Any) -> tuple[str, str]:
+def _read_question_and_answer(example: Any) -> tuple[str, str]:
     question, answer = quality.question_answer(example)
     return question or "", answer or ""
+
+
+# Remembered per example: the Generate panel plans and estimates on every run of the Dataset page.
+_question_and_answer = dataset_check.PerExample(_read_question_and_answer)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _template_of(question: str) -> str | None:
+    """`question` with its element replaced by `{element}`, None when it names no element."""
+    element = facts.find_element(question) if question else None
+    if element is None:
+        return None
+    for name in (element.name, element.symbol):
+        match = re.search(rf"\b{re.escape(name)}\b", question, re.IGNORECASE)
+        if match:
+            return question[: match.start()] + "{element}" + question[match.end():]
+    return None
 
 
 def question_template(examples: Sequence[Any]) -> str:
     """The seeds' wording with the element replaced by `{element}` ("Tell me about {element}")."""
     found: Counter[str] = Counter()
     for example in examples:
-        question, _ = _question_and_answer(example)
-        element = facts.find_element(question) if question else None
-        if element is None:
-            continue
-        for name in (element.name, element.symbol):
-            match = re.search(rf"\b{re.escape(name)}\b", question, re.IGNORECASE)
-            if match:
-                found[question[: match.start()] + "{element}" + question[match.end():]] += 1
-                break
+        template = _template_of(_question_and_answer(example)[0])
+        if template is not None:
+            found[template] += 1
     return found.most_common(1)[0][0] if found else DEFAULT_QUESTION
 
 
@@ -188,6 +200,11 @@ def _separator(examples: Sequence[Any]) -> str:
     return " - " if answers and dashed * 2 >= len(answers) else "\n"
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_limerick(question: str, answer: str) -> bool:
+    return quality.score_example(ds.make_example(question, answer, None)).is_limerick
+
+
 def _shown(examples: Sequence[Any], k: int) -> list[tuple[str, str]]:
     """The first `k` seed rows that pass the limerick check, else the first `k` with an answer."""
     pairs = [qa for qa in map(_question_and_answer, examples[:SEED_ROWS_READ]) if qa[0].strip() and qa[1].strip()]
@@ -195,7 +212,7 @@ def _shown(examples: Sequence[Any], k: int) -> list[tuple[str, str]]:
     for qa in pairs:
         if len(good) >= k:
             break
-        if quality.score_example(ds.make_example(qa[0], qa[1], None)).is_limerick:
+        if _is_limerick(*qa):
             good.append(qa)
     return (good or pairs)[: max(0, k)]
 

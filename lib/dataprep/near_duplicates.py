@@ -82,6 +82,8 @@ class NearDuplicateIndex:
             self._scores = {k: v for k, v in self._scores.items() if k[0] in wanted and k[1] in wanted}
 
     def _score(self, a: str, b: str) -> float:
+        if abs(len(a) - len(b)) * 100 > (100 - SCORE) * (len(a) + len(b)):
+            return 0.0  # the ratio is at most 100 * (1 - |len a - len b| / (len a + len b)): below SCORE
         key = (a, b) if a < b else (b, a)
         score = self._scores.get(key)
         if score is None:
