@@ -15,7 +15,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,13 +133,16 @@ class _BatchStreamer:
     """Hands each row of a batched `generate` to its own request's reader (a transformers streamer),
     and knows which rows are finished."""
 
-    def __init__(self, batch: list[_Request], eos: set[int]):
+    def __init__(self, batch: list[_Request], eos: set[int], yield_to: Callable[[], bool] | None = None):
         self.batch = batch
         self.eos = eos
         self.counts = [0] * len(batch)
         self.done = [False] * len(batch)
+        self.ids: list[list[int]] = [[] for _ in batch]  # what each row has said in this generate
         self._prompt_seen = False
         self.scores: _Scores | None = None
+        self.yield_to = yield_to  # asked at each step: stop here for a person waiting (rows go on later)
+        self.yielded = False
 
     def put(self, value) -> None:
         if not self._prompt_seen:  # the first call carries the prompts
@@ -153,6 +156,7 @@ class _BatchStreamer:
                 self._finish(i)
                 continue
             request.streamer.queue.put(("token", token_id, _logprob_of(self.scores, i, token_id, request)))
+            self.ids[i].append(token_id)
             self.counts[i] += 1
             if token_id in self.eos or self.counts[i] >= request.state["limit"]:
                 self._finish(i)
@@ -162,9 +166,14 @@ class _BatchStreamer:
         self.batch[i].streamer.end()  # this reply is complete now, whatever the others still say
 
     def end(self) -> None:
+        if self.yielded:  # the rows not finished go on in a later batch: their replies stay open
+            return
         for i in range(len(self.batch)):
             if not self.done[i]:
                 self._finish(i)
+
+    def unfinished(self) -> list[int]:
+        return [i for i, r in enumerate(self.batch) if not self.done[i] and not r.cancel.is_set()]
 
     def stopping_criterion(self):
         """For `generate`: a row is finished when its reply is complete or its client went away."""
@@ -175,6 +184,9 @@ class _BatchStreamer:
 
         class _RowsDone(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):
+                if rows.yield_to is not None and rows._prompt_seen and rows.yield_to():
+                    rows.yielded = True
+                    return torch.ones(len(rows.batch), dtype=torch.bool, device=input_ids.device)
                 return torch.tensor([done or r.cancel.is_set() for done, r in zip(rows.done, rows.batch, strict=True)],
                                     device=input_ids.device)
 
@@ -390,7 +402,9 @@ class ModelProxy:
         if len(prompt_ids) + (request.max_tokens or 1) > context_size:
             raise _context_exceeded(context_size, len(prompt_ids), request.max_tokens)
         state["limit"] = max(1, min(request.max_tokens or DEFAULT_MAX_NEW_TOKENS, context_size - len(prompt_ids)))
-        return prompt_ids
+        said = state.get("said") or []  # a row that yielded to a person goes on from where it stopped
+        state["limit"] = max(1, state["limit"] - len(said))
+        return prompt_ids + said
 
     @staticmethod
     def _sampling(request: _Request, tokenizer, eos: list[int]) -> dict[str, Any]:
@@ -452,13 +466,28 @@ class ModelProxy:
         pad = kwargs["pad_token_id"]
         input_ids = torch.tensor([[pad] * (width - len(p)) + p for p in prompts], device=entry.device)
         mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=entry.device)
-        rows = _BatchStreamer(batch, set(eos))
+        # A background score (greedy, no logprobs) steps aside when a person asks: its rows go on afterwards
+        # from the tokens they have, which greedy decoding continues exactly as it would have.
+        can_yield = all(r.background and r.logprobs is None for r in batch) and not kwargs["do_sample"]
+        rows = _BatchStreamer(batch, set(eos), yield_to=self._person_waiting if can_yield else None)
         if entry.peft is not None:
             kwargs["adapter_names"] = names
         with torch.inference_mode(), _catching_scores(entry, batch) as scores:
             rows.scores = scores
             model.generate(input_ids=input_ids, attention_mask=mask, streamer=rows, stopping_criteria=[rows.stopping_criterion()],
                            max_new_tokens=max(r.state["limit"] for r in batch), **kwargs)
+        if rows.yielded:
+            later = [batch[i] for i in rows.unfinished()]
+            for i in rows.unfinished():
+                batch[i].state["said"] = (batch[i].state.get("said") or []) + rows.ids[i]
+            with self._arrived:
+                self._pending[0:0] = later  # after the person, before anything that came later
+            for request in later:
+                batch.remove(request)  # not over: _serve ends only the rows left in the batch
+
+    def _person_waiting(self) -> bool:
+        with self._arrived:
+            return any(not r.background for r in self._pending)
 
     def _read(self, streamer: _Streamer, state: dict, cancel: threading.Event, stop: list[str],
               started: float, with_logprobs: bool = False) -> Iterator[tuple[str, Any]]:

@@ -269,3 +269,53 @@ def test_a_persons_greedy_question_is_not_batched_with_background_scoring(engine
         thread.join(timeout=120)
     with_person = [b for b in batches if False in b]
     assert with_person == [[False]], batches
+
+
+def test_a_background_score_steps_aside_for_a_person_and_then_says_the_same(engine_in_process, forward_passes,
+                                                                            monkeypatch):
+    """A person who asks while a background batch is generating does not wait for its long replies: the batch
+    stops at the next token, the person is answered, and the background rows go on from the tokens they had,
+    saying exactly what they would have said uninterrupted (greedy)."""
+    import threading
+
+    client = engine_in_process.client()
+    background = {"max_tokens": 120, "temperature": 0, "service_tier": "flex"}
+
+    def ask_background(out: list) -> None:
+        reply = client.chat.completions.create(model=TINY, messages=MESSAGES, **background)
+        out.append((time.monotonic(), reply))
+
+    def pair() -> list:
+        out: list = []
+        threads = [threading.Thread(target=ask_background, args=(out,)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        return threads, out
+
+    threads, alone = pair()  # the same two rows, never interrupted: what they say
+    for thread in threads:
+        thread.join(timeout=120)
+    alone = [reply for _, reply in alone]
+
+    proxy = engine_in_process.engine.proxy
+    batches: list[list[bool]] = []
+    original = proxy._generate_batch
+    monkeypatch.setattr(proxy, "_generate_batch", lambda batch: batches.append([r.background for r in batch])
+                        or original(batch))
+    before = forward_passes.count
+    threads, interrupted = pair()
+    while engine_in_process.engine.proxy.in_flight < 2:
+        time.sleep(0.01)
+    forward_passes.wait_beyond(before + 3)  # the background batch is a few tokens in
+    person = client.chat.completions.create(model=TINY, messages=MESSAGES, max_tokens=3, temperature=0.7)
+    answered = time.monotonic()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert person.choices[0].message.content is not None
+    assert answered < min(at for at, _ in interrupted) and batches == [[True, True], [True, True]], batches
+    interrupted = [reply for _, reply in interrupted]
+    assert len(interrupted) == 2 and all(r.choices[0].finish_reason == alone[0].choices[0].finish_reason
+                                         for r in interrupted)
+    assert {r.choices[0].message.content for r in interrupted} == {r.choices[0].message.content for r in alone}
+    assert [r.usage.completion_tokens for r in interrupted] == [r.usage.completion_tokens for r in alone]
+    assert [r.usage.prompt_tokens for r in interrupted] == [r.usage.prompt_tokens for r in alone]
