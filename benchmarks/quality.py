@@ -1,7 +1,8 @@
 """What the local path produces, as a user would see it: train the sample, ask 20 unseen elements.
 
-    python benchmarks/quality.py                                   # the engine's default recipe
+    python benchmarks/quality.py                                   # the studio's default recipe (lib.services.recipe)
     python benchmarks/quality.py --epochs 6 --lr 2 --rank 32       # another recipe
+    python benchmarks/quality.py --epochs auto --lr auto --no-facts-card   # OpenAI's automatic rule, no card
     python benchmarks/quality.py --full --epochs 4                 # train every weight
     python benchmarks/quality.py --recipe-only                     # skip the base model
 
@@ -29,7 +30,7 @@ from lib.checks import facts_card  # noqa: E402
 from lib.dataprep import dataset, readers  # noqa: E402
 from lib.evaluation import comparison as playground  # noqa: E402
 from lib.evaluation import scoring  # noqa: E402
-from lib.services import jobs  # noqa: E402
+from lib.services import jobs, recipe  # noqa: E402
 from lib.services.providers import ProviderConfig, make_client  # noqa: E402
 
 SAMPLE = ROOT / "sample_data" / "elements_limericks.jsonl"
@@ -71,16 +72,16 @@ def line(label: str, score: scoring.ModelScore) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", default="auto")
-    parser.add_argument("--lr", default="auto", help="learning-rate multiplier")
+    parser.add_argument("--epochs", default="recipe", help="a number, auto (the engine's OpenAI rule) or recipe")
+    parser.add_argument("--lr", default="recipe", help="learning-rate multiplier: a number, auto or recipe")
     parser.add_argument("--batch-size", default="auto")
     parser.add_argument("--rank", type=int, help="LoRA rank (engine default when absent)")
     parser.add_argument("--full", action="store_true", help="train every weight")
     parser.add_argument("--prompts", type=int, default=20)
     parser.add_argument("--recipe-only", action="store_true", help="do not score the base model")
     parser.add_argument("--show", action="store_true", help="print every reply")
-    parser.add_argument("--facts-card", action="store_true",
-                        help="give every training row and question its element's facts card")
+    parser.add_argument("--facts-card", action=argparse.BooleanOptionalAction, default=True,
+                        help="give every training row and question its element's facts card (default: on)")
     parser.add_argument("--base-url", help="an engine already running (else one is started on a free port)")
     args = parser.parse_args()
 
@@ -103,8 +104,9 @@ def main() -> int:
         if args.facts_card:
             rows = facts_card.add_to_rows(rows)
             metadata[facts_card.METADATA_KEY] = "on"
-        epochs = args.epochs if args.epochs == "auto" else int(args.epochs)
-        lr = args.lr if args.lr == "auto" else float(args.lr)
+        n_rows = len(data.train_examples())
+        epochs = {"auto": "auto", "recipe": recipe.epochs(n_rows)}.get(args.epochs) or int(args.epochs)
+        lr = {"auto": "auto", "recipe": recipe.LEARNING_RATE_MULTIPLIER}.get(args.lr) or float(args.lr)
         batch = args.batch_size if args.batch_size == "auto" else int(args.batch_size)
         started = time.perf_counter()
         job = jobs.launch(client, dataset.to_jsonl(rows), model=MODEL, n_epochs=epochs,

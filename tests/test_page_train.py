@@ -66,6 +66,8 @@ def test_a_job_launches_with_a_price_on_it_and_the_monitor_follows_it_to_success
     client = on_engine.client()
     job = next(j for j in client.fine_tuning.jobs.list() if j.fine_tuned_model == model)
     assert (job.metadata or {}).get("facts_card") == "on"
+    # the epochs typed stay; the learning rate left automatic is the local engine's measured recipe
+    assert job.hyperparameters.n_epochs == 2 and job.hyperparameters.learning_rate_multiplier == 3.0
     uploaded = client.files.content(job.training_file).text
     assert "Facts: Hydrogen (H), atomic number 1 (one)" in uploaded
     assert "Facts:" not in json.dumps(Workspace().load("ready").examples)

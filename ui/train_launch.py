@@ -8,7 +8,7 @@ import streamlit as st
 
 from lib.checks import facts_card
 from lib.dataprep import dataset as ds
-from lib.services import errors, job_monitor, jobs, lifecycle, pricing, providers
+from lib.services import errors, job_monitor, jobs, lifecycle, pricing, providers, recipe
 from ui import checks, clients, pages, render, state
 
 
@@ -97,8 +97,10 @@ def render_launch(config: providers.ProviderConfig, client) -> None:
                                    "dpo": "DPO (prefer the better answer)"}.get)
     with st.expander("Settings (automatic unless you change them)"):
         cols = st.columns(3)
+        measured = config.kind == "local" and method == "supervised"  # the local engine's measured recipe
         epochs = cols[0].number_input("Epochs (0 = automatic)", 0, 50, 0, key="train_epochs",
-                                      help="Passes over the data. Automatic follows OpenAI's rule.")
+                                      help="Passes over the data. Automatic: " + (
+                                          "the studio's measured recipe." if measured else "OpenAI's rule."))
         batch = cols[1].number_input("Batch size (0 = automatic)", 0, 256, 0, key="train_batch")
         lr = cols[2].number_input("Learning-rate multiplier (0 = automatic)", 0.0, 10.0, 0.0, step=0.1,
                                   key="train_lr")
@@ -108,8 +110,12 @@ def render_launch(config: providers.ProviderConfig, client) -> None:
         seed = cols[1].number_input("Seed (same seed, same run)", 0, 2**31 - 1, 42, key="train_seed")
         use_val = st.checkbox(f"Use the {len(val)} held-out validation rows", value=bool(val), disabled=not val,
                               key="train_use_validation")
+        if measured:
+            st.caption(recipe.describe(len(train)))
     card = facts_card_choice(train, key="train_facts_card")
-    n_epochs: int | str = int(epochs) or "auto"
+    n_epochs: int | str = int(epochs) or (recipe.epochs(len(train)) if measured else "auto")
+    if measured and not lr:
+        lr = recipe.LEARNING_RATE_MULTIPLIER
     st.info(_summary(config, model, train, n_epochs), icon=":material/receipt_long:")
     flags = checks.current(data).privacy
     if flags and config.kind != "local":

@@ -38,9 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "started when none answers; or FTS_ENGINE_URL); the endpoint for --provider azure.",
     )
     parser.add_argument("--model", required=True, help="The base model to fine-tune, e.g. gpt-4.1-mini-2025-04-14.")
-    parser.add_argument("--epochs", type=int, metavar="N", help="Epochs, 1 to 50 (default: auto, OpenAI's rule).")
+    parser.add_argument("--epochs", type=int, metavar="N", help="Epochs, 1 to 50 (default: OpenAI's rule; on the local "
+                        "engine the studio's measured recipe, README 'The default recipe').")
     parser.add_argument("--batch-size", type=int, metavar="N", help="Batch size, 1 to 256 (default: auto).")
-    parser.add_argument("--learning-rate-multiplier", type=float, metavar="X", help="Above 0 (default: auto).")
+    parser.add_argument("--learning-rate-multiplier", type=float, metavar="X", help="Above 0 (default: auto; 3 on the local engine).")
     parser.add_argument("--suffix", metavar="S", help="Up to 64 characters added to the fine-tuned model's name.")
     parser.add_argument("--seed", type=int, help="Seed for a reproducible job.")
     parser.add_argument("--validation", metavar="FILE", help="Validation examples (else the dataset's validation split).")
@@ -118,7 +119,7 @@ def _follow(client: Any, job: Any, kind: str) -> int:
 
 
 def _main(args: argparse.Namespace) -> int:
-    from lib.services import jobs, providers
+    from lib.services import jobs, providers, recipe
 
     data = load_dataset(args.file)
     name = Path(args.file).name
@@ -142,6 +143,10 @@ def _main(args: argparse.Namespace) -> int:
     if started_here and not args.wait:
         _say("The local engine was started for this command, so it waits for the job (it stops when this ends).")
     try:
+        dpo = getattr(data, "format", "chat") == "dpo"
+        measured = config.kind == "local" and not dpo  # "automatic" there is the studio's measured recipe
+        if measured and (args.epochs is None or args.learning_rate_multiplier is None):
+            _say(recipe.describe(len(training)))
         _say(f"Training on {config.describe()} with {len(training)} examples"
              + (f" and {len(held_out)} validation examples" if held_out else "")
              + (", each with its element's facts card" if card else "") + ".")
@@ -153,11 +158,12 @@ def _main(args: argparse.Namespace) -> int:
             validation_jsonl_bytes=_jsonl(held_out) if held_out else None,
             filename=f"{stem}.jsonl",
             progress=_launch_progress,
-            method="dpo" if getattr(data, "format", "chat") == "dpo" else "supervised",
-            n_epochs=args.epochs if args.epochs is not None else "auto",
+            method="dpo" if dpo else "supervised",
+            n_epochs=args.epochs if args.epochs is not None else (recipe.epochs(len(training)) if measured else "auto"),
             batch_size=args.batch_size if args.batch_size is not None else "auto",
             learning_rate_multiplier=(
-                args.learning_rate_multiplier if args.learning_rate_multiplier is not None else "auto"
+                args.learning_rate_multiplier if args.learning_rate_multiplier is not None
+                else (recipe.LEARNING_RATE_MULTIPLIER if measured else "auto")
             ),
             suffix=args.suffix,
             seed=args.seed,
