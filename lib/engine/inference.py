@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from lib.engine import errors, models
+from lib.engine import cpu, errors, models
 from lib.engine.data import text_of
 
 DEFAULT_MAX_NEW_TOKENS = 1024
@@ -143,6 +143,7 @@ class _BatchStreamer:
         self.scores: _Scores | None = None
         self.yield_to = yield_to  # asked at each step: stop here for a person waiting (rows go on later)
         self.yielded = False
+        self.each_step: Callable[[], None] | None = None  # called at each step (the CPU thread share)
 
     def put(self, value) -> None:
         if not self._prompt_seen:  # the first call carries the prompts
@@ -184,6 +185,8 @@ class _BatchStreamer:
 
         class _RowsDone(StoppingCriteria):
             def __call__(self, input_ids, scores, **kwargs):
+                if rows.each_step is not None:
+                    rows.each_step()
                 if rows.yield_to is not None and rows._prompt_seen and rows.yield_to():
                     rows.yielded = True
                     return torch.ones(len(rows.batch), dtype=torch.bool, device=input_ids.device)
@@ -207,11 +210,13 @@ class Call:
         self.proxy._drop(self.requests)
 
 
-def _stop_criteria(cancel: threading.Event):
+def _stop_criteria(cancel: threading.Event, each_step: Callable[[], None] | None = None):
     from transformers import StoppingCriteria
 
     class _Cancel(StoppingCriteria):
         def __call__(self, input_ids, scores, **kwargs):
+            if each_step is not None:
+                each_step()
             return cancel.is_set()
 
     return _Cancel()
@@ -222,6 +227,7 @@ class ModelProxy:
 
     def __init__(self, max_models: int = 2, max_adapters: int = 16, max_waiting: int = MAX_WAITING):
         self.lock = threading.Lock()
+        self._threads = cpu.ThreadShare()  # on a CPU: one torch thread fewer per core another process wants
         self._arrived = threading.Condition()
         self._pending: list[_Request] = []
         self.max_waiting = max_waiting
@@ -431,11 +437,14 @@ class ModelProxy:
         kwargs = self._sampling(request, entry.tokenizer, request.state["eos"])
         input_ids = torch.tensor([prompt_ids], device=entry.device)
         request.streamer.request = request
+        each_step = self._threads.adjust if entry.device == "cpu" else None
+        if each_step is not None:
+            self._threads.adjust(now=True)
         with context, torch.inference_mode(), _catching_scores(entry, [request]) as scores:
             request.streamer.scores = scores
             model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
                            max_new_tokens=request.state["limit"], streamer=request.streamer,
-                           stopping_criteria=[_stop_criteria(request.cancel)], **kwargs)
+                           stopping_criteria=[_stop_criteria(request.cancel, each_step)], **kwargs)
 
     def _generate_batch(self, batch: list[_Request]) -> None:
         """Several requests on one base model in one `generate`: each row its own adapter (peft's
@@ -470,6 +479,9 @@ class ModelProxy:
         # from the tokens they have, which greedy decoding continues exactly as it would have.
         can_yield = all(r.background and r.logprobs is None for r in batch) and not kwargs["do_sample"]
         rows = _BatchStreamer(batch, set(eos), yield_to=self._person_waiting if can_yield else None)
+        if entry.device == "cpu":
+            self._threads.adjust(now=True)
+            rows.each_step = self._threads.adjust
         if entry.peft is not None:
             kwargs["adapter_names"] = names
         with torch.inference_mode(), _catching_scores(entry, batch) as scores:

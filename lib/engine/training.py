@@ -12,7 +12,6 @@ On a multi-GPU machine the same trainer runs under `accelerate launch` (see the 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -24,8 +23,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from lib.engine import cpu, models
 from lib.engine import data as engine_data
-from lib.engine import models
 from lib.engine.store import Store
 from lib.services.metrics import StepMetrics
 
@@ -418,35 +417,6 @@ def without_server_paths(text: str, data_dir: str | Path) -> str:
     return text.replace(home + os.sep, "~" + os.sep) if home not in ("", os.sep) else text
 
 
-def others_running() -> int:
-    """Threads of other processes that want a CPU now (Linux; 0 where /proc cannot say): the least of
-    a few samples, so a process that only passes by does not count."""
-    counts = []
-    try:
-        for _ in range(3):
-            running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
-            ours = 0
-            for stat in Path("/proc/self/task").glob("*/stat"):
-                with contextlib.suppress(OSError):  # a thread that ended meanwhile
-                    ours += stat.read_text().rsplit(")", 1)[-1].split()[0] == "R"
-            counts.append(running - ours)
-            time.sleep(0.002)
-    except (OSError, ValueError, IndexError):
-        return 0
-    return max(0, min(counts))
-
-
-def threads_for_load(most: int) -> int:
-    """torch's CPU threads for the next steps: one per core that no other process is using.
-
-    Between two operations torch's threads spin, waiting for each other. On an idle machine that is
-    the fastest (SmolLM2 on 2 cores: 0.45 s a step, against 0.64 s with one thread and 0.8 s with
-    threads that sleep instead, OMP_WAIT_POLICY=PASSIVE); but when another process wants a core,
-    one spinning thread waits for its sibling that is not running: 5-20 s a step. One thread fewer
-    per busy core avoids that; the losses stay the same."""
-    return max(1, most - others_running())
-
-
 def progress_callback(*args, **kwargs):
     """A ProgressCallback that is also a transformers TrainerCallback (imported only in the worker)."""
     from transformers import TrainerCallback
@@ -514,7 +484,7 @@ class ProgressCallback:
         if self.most_threads is not None and state.global_step % 5 == 0:  # the load changes: look again
             import torch
 
-            threads = threads_for_load(self.most_threads)
+            threads = cpu.threads_for_load(self.most_threads)
             if threads != torch.get_num_threads():
                 torch.set_num_threads(threads)
 

@@ -319,3 +319,24 @@ def test_a_background_score_steps_aside_for_a_person_and_then_says_the_same(engi
     assert {r.choices[0].message.content for r in interrupted} == {r.choices[0].message.content for r in alone}
     assert [r.usage.completion_tokens for r in interrupted] == [r.usage.completion_tokens for r in alone]
     assert [r.usage.prompt_tokens for r in interrupted] == [r.usage.prompt_tokens for r in alone]
+
+
+def test_generation_leaves_a_core_to_each_other_busy_process(engine_in_process, monkeypatch):
+    """The engine generates beside training (its own process) and whatever else runs: with another process
+    wanting both cores, torch generates on one thread instead of spinning two (the journey's Playground
+    waited minutes for a reply on a busy machine); on an idle machine it keeps all of them."""
+    import torch
+
+    from lib.engine import cpu
+
+    most = torch.get_num_threads()  # torch's thread count belongs to each thread: watch what generation sets
+    set_to: list[int] = []
+    original = torch.set_num_threads
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: set_to.append(n) or original(n))
+    client = engine_in_process.client()
+    monkeypatch.setattr(cpu, "others_running", lambda: 8)
+    client.chat.completions.create(model=TINY, messages=MESSAGES, max_tokens=4, temperature=0)
+    assert set_to and set_to[-1] == 1
+    monkeypatch.setattr(cpu, "others_running", lambda: 0)
+    client.chat.completions.create(model=TINY, messages=MESSAGES, max_tokens=4, temperature=0)
+    assert set_to[-1] == most

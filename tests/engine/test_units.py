@@ -49,13 +49,13 @@ def test_an_example_with_nothing_to_train_on_is_dropped(tokenizer):
 def test_training_leaves_a_core_to_each_other_busy_process(monkeypatch):
     # A spinning torch thread waiting for a sibling that another process keeps off its core made a
     # step 10-40x slower; one thread is always left.
-    from lib.engine import training
+    from lib.engine import cpu
 
     for others, threads in ((0, 2), (1, 1), (5, 1)):
-        monkeypatch.setattr(training, "others_running", lambda others=others: others)
-        assert training.threads_for_load(2) == threads
-    monkeypatch.setattr(training, "others_running", lambda: 3)
-    assert training.threads_for_load(16) == 13
+        monkeypatch.setattr(cpu, "others_running", lambda others=others: others)
+        assert cpu.threads_for_load(2) == threads
+    monkeypatch.setattr(cpu, "others_running", lambda: 3)
+    assert cpu.threads_for_load(16) == 13
 
 
 def test_auto_rules_follow_openai():
