@@ -10,7 +10,7 @@ import streamlit as st
 from lib.dataprep import check as dataset_check
 from lib.dataprep import dataset as ds
 from lib.evaluation import charts
-from lib.services import errors, pricing, providers
+from lib.services import errors, pricing, providers, recipe
 from ui import clients, render, state
 
 DEFAULT_MODEL = "gpt-4.1-mini-2025-04-14"
@@ -48,9 +48,11 @@ def headline(est: pricing.Estimate, n_validation: int) -> None:
         st.caption("Token counts for this model are approximate (OpenAI's tokenizer stands in for the model's own).")
 
 
-def local_time(est: pricing.Estimate) -> None:
+def local_time(est: pricing.Estimate, *, automatic: bool = False) -> None:
     """How long the configured local engine would take, from the speed it measured on its last jobs (or a
-    calibration): asked over HTTP, so a team's GPU engine answers with its own speed, not this laptop's."""
+    calibration): asked over HTTP, so a team's GPU engine answers with its own speed, not this laptop's.
+    With automatic epochs, the engine trains the studio's measured recipe (`lib.services.recipe`), not
+    OpenAI's rule, so its time is for those epochs."""
     config: providers.ProviderConfig = st.session_state[state.PROVIDER]
     if config.kind != "local":
         st.caption("Choose the local engine in the sidebar to see how long training would take there (free).")
@@ -60,8 +62,9 @@ def local_time(est: pricing.Estimate) -> None:
     with st.spinner(f"Measuring the training speed of {where} (once, about 20 s)…") if measure \
             else contextlib.nullcontext():
         try:
+            epochs = recipe.epochs(est.examples) if automatic else est.epochs
             guess = providers.training_time(config, model=providers.LOCAL_DEFAULT_MODEL, tokens=est.billed_tokens,
-                                            examples=est.examples, epochs=est.epochs, calibrate=measure,
+                                            examples=est.examples, epochs=epochs, calibrate=measure,
                                             client=clients.client(config))
         except errors.StudioError as exc:
             st.caption(f"How long training takes on the local engine is unknown: {exc.message}")
@@ -76,7 +79,8 @@ def local_time(est: pricing.Estimate) -> None:
         return
     st.info(
         f"On the local engine (SmolLM2-135M, {where}, free): about **{render.duration(guess['seconds'])}** "
-        f"for {guess['epochs']} epochs, at {guess['tokens_per_second']:,.0f} tokens/s ({guess['basis']}).",
+        f"for {guess['epochs']} epochs{' (its measured recipe)' if automatic else ''}, at "
+        f"{guess['tokens_per_second']:,.0f} tokens/s ({guess['basis']}).",
         icon=":material/timer:",
     )
 

@@ -30,7 +30,7 @@ epochs = "auto" if auto else right.number_input("Epochs", 1, 50, 3, key="estimat
 estimate = estimate_panels.cost_estimate(train, model, epochs)
 st.session_state[state.ESTIMATE] = estimate.to_dict() | {"model": model}
 estimate_panels.headline(estimate, len(data.validation_examples()))
-estimate_panels.local_time(estimate)
+estimate_panels.local_time(estimate, automatic=auto)
 
 ok, reason = pricing.trainable(model, date.today())
 if not ok:
