@@ -52,3 +52,5 @@ def test_the_time_on_the_engine_comes_from_the_engine_the_app_is_set_to(engine_i
     studio.page("estimate")
     local = [text for text in studio.texts("info") if text.startswith("On the local engine")]
     assert local and "10,000 tokens/s (last 1 job)" in local[0], studio.texts("info")
+    # automatic epochs: the engine trains its measured recipe (12 epochs for the sample's 12 rows), not OpenAI's 8
+    assert "for 12 epochs (its measured recipe)" in local[0], local[0]
