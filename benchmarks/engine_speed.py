@@ -197,6 +197,12 @@ def batch_compare(client, models: list[str], n_prompts: int = 11) -> dict:
     return {"prompts": len(prompts), "models": len(models), **figures}
 
 
+def print_batch_compare(batch: dict) -> None:
+    print(f"Batch compare, {batch['prompts']} prompts x {batch['models']} models (greedy, 120 tokens at most): "
+          f"{batch['batched']:.1f} s as the Playground sends them, {batch['one at a time']:.1f} s one call at "
+          f"a time ({batch['batched'] / batch['one at a time']:.2f}x; target <= 60 s on 2 idle cores)")
+
+
 def chat_latency(client, model: str, repeats: int = 2) -> dict:
     best = None
     for _ in range(repeats + 1):  # the first call loads the model (and adapter): not counted
@@ -358,10 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         args.epochs, args.repeats, args.skip_job = 1, 1, True
     if args.job_only:
         e2e = seed_job_and_chat(args.model, seed_examples(10), args.warm_seconds)
-        batch = e2e["batch_compare"]
-        print(f"Seed job: {e2e['job_seconds']:.1f} s ({e2e['steps']} steps). Batch compare, {batch['prompts']} prompts "
-              f"x {batch['models']} models: {batch['batched']:.1f} s as the Playground sends them, "
-              f"{batch['one at a time']:.1f} s one call at a time (target <= 60 s on 2 idle cores)")
+        print(f"Seed job: {e2e['job_seconds']:.1f} s ({e2e['steps']} steps).")
+        print_batch_compare(e2e["batch_compare"])
         if args.json:
             args.json.write_text(json.dumps(e2e, indent=2, default=str))
         return 0
@@ -412,10 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, chat in e2e["chat"].items():
             print(f"Chat, {name:10s}: first token {chat['first_token_s'] * 1000:.0f} ms, "
                   f"{chat['tokens_per_second']:.1f} tokens/s ({chat['tokens']} tokens)")
-        batch = e2e["batch_compare"]
-        print(f"Batch compare, {batch['prompts']} prompts x {batch['models']} models (greedy, 120 tokens at most): "
-              f"{batch['batched']:.1f} s as the Playground sends them, {batch['one at a time']:.1f} s one call at "
-              f"a time ({batch['batched'] / batch['one at a time']:.2f}x; target <= 60 s on 2 idle cores)")
+        print_batch_compare(e2e["batch_compare"])
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str))
     return 0 if math.isfinite(reference["tokens_per_second"]) else 1

@@ -11,12 +11,12 @@ rows and their exports stay their own.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from lib.checks import elements, facts
 from lib.checks.pronunciation import number_to_words
+from lib.dataprep import dataset
 
 PREFIX = "Facts:"
 METADATA_KEY = "facts_card"  # a job's metadata says "on" when its rows carried the card
@@ -81,12 +81,7 @@ def add_to_rows(examples: Iterable[Any]) -> list[Any]:
         if after is None or after == before:
             out.append(example)
             continue
-        row = copy.deepcopy(example)
-        if system is None:
-            row["messages"].insert(0, {"role": "system", "content": after})
-        else:
-            next(m for m in row["messages"] if isinstance(m, dict) and m.get("role") == "system")["content"] = after
-        out.append(row)
+        out.extend(dataset.apply_system_prompt([example], after))  # a copy with that system message
     return out
 
 
