@@ -111,7 +111,12 @@ def test_a_full_chat_queue_answers_429_with_retry_after(engine_in_process, forwa
     finally:
         for sock in waiting:
             sock.close()
-    # the crowd gone, the engine serves again at once
+    # the crowd gone (the engine hears each hang-up, and stops the generating one at its next token), it
+    # serves again: no slot stays taken by a client that left
+    deadline = time.monotonic() + 10
+    while engine_in_process.engine.proxy.in_flight and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert engine_in_process.engine.proxy.in_flight == 0
     reply = engine_in_process.client().chat.completions.create(model=TINY, messages=MESSAGES, max_tokens=1)
     assert reply.usage.completion_tokens == 1
 
