@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from lib.checks import facts_card
 from lib.services import errors, pricing
+from lib.services.export import human_size
 from lib.services.sdk_objects import field_of, plain_dict
 
 if TYPE_CHECKING:
@@ -62,14 +63,6 @@ SUFFIX_MAX = 64
 BETA_MAX = 2.0
 METADATA_MAX_PAIRS, METADATA_KEY_MAX, METADATA_VALUE_MAX = 16, 64, 512
 METHODS = ("supervised", "dpo")
-
-
-def _size(n: int) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} bytes"
 
 
 class _ProgressReader(io.BytesIO):
@@ -120,10 +113,10 @@ def upload(
 
     def report(done: int, total: int) -> None:
         if progress is not None and total:
-            progress(min(1.0, done / total), f"Uploading {filename}: {_size(done)} of {_size(total)}")
+            progress(min(1.0, done / total), f"Uploading {filename}: {human_size(done)} of {human_size(total)}")
 
     if progress is not None:
-        progress(0.0, f"Uploading {filename} ({_size(len(data))})")
+        progress(0.0, f"Uploading {filename} ({human_size(len(data))})")
     with errors.translated():
         uploaded = client.files.create(
             file=(filename, _ProgressReader(data, report), "application/jsonl"), purpose="fine-tune"
