@@ -120,6 +120,9 @@ def test_an_unreadable_file_gets_one_plain_message_naming_the_line_and_nothing_i
     ]:
         uploader.set_input_files(files=[{"name": name, "mimeType": "application/octet-stream", "buffer": payload}])
         page.get_by_role("button", name="Import", exact=True).click()
+        # the import's rerun may start after the page looked settled: wait for its message itself
+        page.locator('[data-testid="stAlertContentError"]').filter(has_text=expected[:40]).first.wait_for(
+            timeout=60_000)
         walk.settle()
         walk.step(f"uploaded {name}")
         upload_errors = [t for t in walk.alerts("error") if not t.startswith("Not ready to train")]
