@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lib.checks import quality
-from lib.dataprep import near_duplicates, privacy, tokens, validation
+from lib.dataprep import halves, near_duplicates, privacy, tokens, validation
 from lib.dataprep.dataset import Dataset
 from lib.dataprep.validation import Issue, Report
 
@@ -112,6 +112,7 @@ class DatasetCheck:
     held_out_rows: list[int]
     quality_rows: list[quality.RowQuality] | None = None  # limerick and facts per row (None: not asked)
     summary: quality.Summary | None = None
+    answer_tokens: list[int] = field(default_factory=list)  # per example, the answers' tokens (one-off checks)
 
     def with_privacy(self) -> Report:
         """`report` with the privacy findings added (the command line's report)."""
@@ -243,6 +244,42 @@ def _check_row(example: Any, row: int, fmt: str) -> RowCheck:
     return RowCheck(tuple(issues), tuple(privacy.scan_example(example, row)), messages, text)
 
 
+def _one_off_rows(examples: Sequence[Any], lines: list[int], fmt: str,
+                  encoding: str | None) -> tuple[list[RowCheck], list[Any], list[int], list[int]]:
+    """Every row's own checks, the segments near copies are found by, and, with an `encoding`, its
+    token counts (total, answer): the per-row
+    work of a one-off check, half of it in a forked child when the dataset is large. The child sends
+    back no message lists (the rows here hold them already), only what it worked out."""
+    def work(start: int, stop: int) -> list[tuple[Any, ...]]:
+        part = examples[start:stop]
+        totals, answers = tokens.count_examples(part, encoding) if encoding else ([], [])
+        out = []
+        for k, example in enumerate(part):
+            found = _check_row(example, lines[start + k], fmt)
+            cut = near_duplicates.segments(found.text) if found.text is not None else None
+            out.append((found.issues, found.privacy, found.messages is not None, found.text, cut,
+                        totals[k] if encoding else 0, answers[k] if encoding else 0))
+        return out
+
+    rows: list[RowCheck] = []
+    cuts: list[tuple[str, ...] | None] = []
+    totals: list[int] = []
+    answers: list[int] = []
+    for example, (issues, private, has_messages, text, cut, total, answer) in zip(
+            examples, halves.in_two(work, len(examples)), strict=True):
+        messages = _messages_of(example, fmt) if has_messages else None
+        rows.append(RowCheck(issues, private, messages, text))
+        cuts.append(cut)
+        totals.append(total)
+        answers.append(answer)
+    return rows, cuts, (totals if encoding else []), (answers if encoding else [])
+
+
+def _messages_of(example: Any, fmt: str) -> list[Any] | None:
+    """The message list `_check_row` found in `example` (the same object, looked up again)."""
+    return None if fmt == "dpo" else example.get("messages")
+
+
 def _check(
     checker: DatasetChecker | None,
     dataset: Dataset,
@@ -259,19 +296,22 @@ def _check(
     fmt = dataset.format if dataset.format in ("chat", "legacy", "dpo") else "chat"
     n = len(examples)
     lines = dataset.line_numbers() if file_lines else list(range(1, n + 1))
+    splits = dataset.splits()
+    encoding = tokens.encoding_name_for_model(model) if model else tokens.DEFAULT_ENCODING
+    answer_counts: list[int] = []
+    cuts: list[Any] | None = None
     if checker is not None:
         keys = [row_digest(ex) for ex in examples]
         rows = [checker.row(ex, line, fmt, k) for ex, line, k in zip(examples, lines, keys, strict=True)]
-    else:
-        rows = [_check_row(ex, line, fmt) for ex, line in zip(examples, lines, strict=True)]
-    splits = dataset.splits()
-    encoding = tokens.encoding_name_for_model(model) if model else tokens.DEFAULT_ENCODING
+    else:  # a one-off check: count with the rows, on two cores when it is large (lib.dataprep.halves)
+        count = model is not None and not (token_counts is not None and len(token_counts) == n)
+        rows, cuts, counted, answer_counts = _one_off_rows(examples, lines, fmt, encoding if count else None)
+        if count:
+            token_counts = counted
     if token_counts is not None and len(token_counts) == n:
         counts = list(token_counts)
     elif checker is not None and keys is not None:
         counts = checker.token_counts(examples, keys, encoding)
-    elif model:
-        counts, _ = tokens.count_examples(examples, encoding)
     else:  # a one-off check without a model (the command line without --model) does not count
         counts = []
     limit = None
@@ -288,7 +328,7 @@ def _check(
         conversations = {i: r.messages for i, r in enumerate(rows) if r.messages is not None}
         whole = row_issues + validation.dataset_issues(
             examples, conversations, lines=lines, token_counts=counts, token_limit=limit, model=model, keys=keys,
-            texts=[r.text for r in rows], index=checker.index if checker is not None else None)
+            texts=[r.text for r in rows], index=checker.index if checker is not None else None, segments=cuts)
     what = "preference pairs" if fmt == "dpo" else "examples"
     report_fmt = "dpo" if fmt == "dpo" else ("legacy" if fmt == "legacy" else "chat")
     reports = {}
@@ -308,7 +348,7 @@ def _check(
         digest=key, format=fmt, examples=n, report=validation.build_report(report_fmt, n, whole),
         train=reports["train"], held_out=reports["validation"], privacy=private, tokens=counts, encoding=encoding,
         train_rows=positions["train"], held_out_rows=positions["validation"], quality_rows=quality_rows,
-        summary=summary,
+        summary=summary, answer_tokens=answer_counts,
     )
 
 

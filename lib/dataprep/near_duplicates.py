@@ -15,7 +15,8 @@ ones that are gone, and every comparison is remembered by the pair of texts, so 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 
 SCORE = 95.0  # rapidfuzz ratio (0–100) of the conversation text, system prompt left out
 BUCKET_CAP = 32  # a segment held by more distinct texts than this produces no candidates
@@ -53,8 +54,9 @@ class NearDuplicateIndex:
         self._matches: dict[str, dict[str, float]] = {}  # text -> its near copies, until a bucket of it changes
         self.compared = 0  # rapidfuzz comparisons made so far (tests count them)
 
-    def update(self, texts: Iterable[str]) -> None:
-        """Make the index hold exactly `texts` (with repeats): add what is new, drop what is gone."""
+    def update(self, texts: Iterable[str], known: Mapping[str, tuple[str, ...]] | None = None) -> None:
+        """Make the index hold exactly `texts` (with repeats): add what is new, drop what is gone.
+        `known`: texts' segments already worked out (a new text not in it is cut here)."""
         wanted = Counter(texts)
         touched: set[str] = set()  # segments whose texts changed: their texts' matches are out of date
         remember = bool(self._matches)
@@ -68,7 +70,7 @@ class NearDuplicateIndex:
                     del self._buckets[segment]
             self._matches.pop(text, None)
         for text in wanted.keys() - self._held.keys():
-            found = segments(text)
+            found = known[text] if known is not None and text in known else segments(text)
             self._segments[text] = found
             for segment in found:
                 self._buckets[segment].add(text)
@@ -97,7 +99,7 @@ class NearDuplicateIndex:
     def candidates(self, text: str) -> set[str]:
         """Other texts sharing a segment with `text` that few texts hold."""
         out: set[str] = set()
-        for segment in self._segments.get(text) or segments(text):
+        for segment in self._segments[text] if text in self._segments else segments(text):
             bucket = self._buckets.get(segment)
             if bucket and len(bucket) <= BUCKET_CAP:
                 out.update(bucket)
@@ -143,8 +145,32 @@ class NearDuplicateIndex:
         return found
 
 
-def near_pairs(texts: Sequence[str | None]) -> dict[int, tuple[int, float]]:
-    """`NearDuplicateIndex.pairs` on a fresh index (a one-off check, such as the command line's)."""
+def near_pairs(texts: Sequence[str | None],
+               found: Sequence[tuple[str, ...] | None] | None = None) -> dict[int, tuple[int, float]]:
+    """`NearDuplicateIndex.pairs` on a fresh index (a one-off check, such as the command line's).
+    `found`: each text's `segments`, already cut (the command line cuts them on two cores).
+
+    Nothing is kept afterwards, so only what can give a candidate is indexed: a segment two to
+    `BUCKET_CAP` texts hold, and the texts holding one (and any text held twice). A text with no such
+    segment has no candidate in the full index either; the pairs are the same, found without a bucket
+    for every piece of 100,000 texts."""
+    cut: dict[str, tuple[str, ...]] = {}
+    if found is not None:
+        for text, pieces in zip(texts, found, strict=True):
+            if text is not None and text not in cut:
+                cut[text] = pieces if pieces is not None else segments(text)
+    else:
+        for text in texts:
+            if text is not None and text not in cut:
+                cut[text] = segments(text)
+    holders = Counter(chain.from_iterable(cut.values()))  # segment -> distinct texts holding it
+    useful = {segment for segment, n in holders.items() if 2 <= n <= BUCKET_CAP}
+    repeated = Counter(t for t in texts if t is not None)
+    kept: dict[str, tuple[str, ...]] = {}
+    for text, pieces in cut.items():
+        shared = tuple(p for p in pieces if p in useful) if useful else ()
+        if shared or repeated[text] > 1:
+            kept[text] = shared
     index = NearDuplicateIndex()
-    index.update(t for t in texts if t is not None)
-    return index.pairs(texts)
+    index.update((t for t in texts if t is not None and t in kept), kept)
+    return index.pairs([t if t is not None and t in kept else None for t in texts])

@@ -334,14 +334,17 @@ def dataset_issues(
     keys: Sequence[str] | None = None,
     texts: Sequence[str | None] | None = None,
     index: NearDuplicateIndex | None = None,
+    segments: Sequence[tuple[str, ...] | None] | None = None,
 ) -> list[Issue]:
     """The chat rules that need the whole dataset: system prompt outliers, exact and near copies, rows
     over the token limit, too few examples. `conversations` maps positions to their message lists (from
     `row_issues`); `keys` (one content key per example), `texts` (`conversation_text` per example, None
     where it has no conversation) and a kept `index` let `lib.dataprep.check` reuse what it computed for
-    the rows that did not change."""
+    the rows that did not change; `segments` (each text's `near_duplicates.segments`) what a one-off
+    check cut already."""
     issues = _system_prompt_outliers(conversations, lines)
-    issues.extend(_duplicates(examples, conversations, lines, keys=keys, texts=texts, index=index))
+    issues.extend(_duplicates(examples, conversations, lines, keys=keys, texts=texts, index=index,
+                              segments=segments))
     if token_counts is not None and token_limit:
         where = f"{model}'s" if model else "the model's"
         for i, count in enumerate(token_counts[: len(examples)]):
@@ -396,7 +399,8 @@ def conversation_text(messages: list[Any]) -> str:
 
 def _duplicates(examples: Sequence[Any], conversations: dict[int, list[Any]], lines: list[int] | None, *,
                 keys: Sequence[str] | None = None, texts: Sequence[str | None] | None = None,
-                index: NearDuplicateIndex | None = None) -> list[Issue]:
+                index: NearDuplicateIndex | None = None,
+                segments: Sequence[tuple[str, ...] | None] | None = None) -> list[Issue]:
     """Exact copies, then near copies: the same conversation up to a few characters (system prompt left
     out). Candidates come from `lib.dataprep.near_duplicates`, so 100,000 rows take about a second."""
     def row_of(i: int) -> int:
@@ -423,7 +427,7 @@ def _duplicates(examples: Sequence[Any], conversations: dict[int, list[Any]], li
         else:
             first_seen[key] = i
     if index is None:
-        found = near_pairs(texts)
+        found = near_pairs(texts, segments if segments is not None and len(segments) == len(texts) else None)
     else:
         index.update(t for t in texts if t is not None)
         found = index.pairs(texts)

@@ -446,17 +446,29 @@ def estimate(
     epochs: int | str = "auto",
     *,
     lines: Sequence[int] | None = None,
+    counts: tuple[Sequence[int], Sequence[int]] | None = None,
 ) -> Estimate:
     """Tokens, epochs and training cost of `examples` (training examples only) on `model`.
 
     Billing per the Cookbook: tokens per epoch = Σ min(limit, tokens of example); trained tokens =
     epochs × that; cost = trained tokens × training $/1M. `lines` gives each example's line in the
     file when the examples are not the whole file (default, or when the lengths differ: 1, 2, 3, ...).
+    `counts`: (total, answer) tokens per example already counted in `encoding_for(model)` (the command
+    line's check counts them on two cores).
     """
     info = model_info(model)
     choice = tokens.encoding_choice(info.id if info else model)
-    totals, assistants = tokens.count_examples(examples, choice.name)
+    if counts is not None and len(counts[0]) == len(examples) == len(counts[1]):
+        totals, assistants = list(counts[0]), list(counts[1])
+    else:
+        totals, assistants = tokens.count_examples(examples, choice.name)
     return _estimate_from_counts(model, info, choice, totals, assistants, epochs, lines)
+
+
+def encoding_for(model: str) -> str:
+    """The encoding `estimate` counts `model`'s tokens in (its base model's, o200k_base when unknown)."""
+    info = model_info(model)
+    return tokens.encoding_choice(info.id if info else model).name
 
 
 def _estimate_from_counts(

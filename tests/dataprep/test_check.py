@@ -138,3 +138,56 @@ def test_validation_and_privacy_no_longer_import_each_other():
     code = ("import sys, lib.dataprep.validation; assert 'lib.dataprep.privacy' not in sys.modules; "
             "import lib.dataprep.privacy; assert 'lib.dataprep.check' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_large_one_off_check_on_two_cores_says_exactly_what_one_core_says(monkeypatch):
+    """The command line's check works out half the rows in a forked child (lib.dataprep.halves): the same
+    issues (copies and near copies across the two halves, privacy, format), token counts and report."""
+    from lib.dataprep import halves
+
+    examples = rows(60, seed=8)
+    examples[45] = copy.deepcopy(examples[3])  # an exact copy in the other half
+    examples[50] = copy.deepcopy(examples[7])
+    examples[50]["messages"][2]["content"] = examples[50]["messages"][2]["content"][:-1] + "!"  # a near copy
+    examples[55]["messages"][1]["content"] += " Write to jo.smith@example.org"
+    examples[58] = {"messages": [{"role": "user", "content": "No answer here"}]}
+    data = Dataset(examples=examples, split=["train"] * 50 + ["validation"] * 10)
+
+    monkeypatch.setenv("FTS_ONE_CORE", "1")
+    alone = dataset_check.check(data, model="gpt-4o-mini", file_lines=True)
+    monkeypatch.delenv("FTS_ONE_CORE")
+    monkeypatch.setattr(halves, "AT_LEAST", 10)
+    monkeypatch.setattr(halves.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(halves, "cores", lambda: 2)
+    forked = []
+    real_fork = halves.os.fork
+    monkeypatch.setattr(halves.os, "fork", lambda: forked.append(1) or real_fork())
+    split = dataset_check.check(data, model="gpt-4o-mini", file_lines=True)
+
+    assert forked == [1]
+    assert split == alone
+    codes = {i.code for i in split.with_privacy().issues}
+    assert {"duplicate_example", "near_duplicate", "privacy_email", "example_missing_assistant_message"} <= codes
+    assert len(split.tokens) == len(split.answer_tokens) == 60
+    assert split.answer_tokens[58] == 0 and all(split.answer_tokens[:58])  # row 59 has no answer
+
+
+def test_a_one_off_search_for_near_copies_finds_what_the_kept_index_finds():
+    """`near_pairs` indexes only the segments two to BUCKET_CAP texts share: the same pairs as the full
+    index, with a segment every text holds (no candidates), exact repeats and near copies mixed in."""
+    from lib.dataprep import near_duplicates
+
+    rng = random.Random(11)
+    common = "tell me about the element that everybody knows"  # held by more texts than BUCKET_CAP
+    texts: list[str | None] = [f"{common} - " + " ".join(rng.choices(string.ascii_lowercase, k=80))
+                               for _ in range(near_duplicates.BUCKET_CAP + 40)]
+    for k in range(0, 30, 3):
+        texts[k + 40] = texts[k][:-3] + "xyz"  # near copies
+    texts[10] = texts[20]
+    texts[5] = None
+    index = NearDuplicateIndex()
+    index.update(t for t in texts if t is not None)
+    full = index.pairs(texts)
+    assert len(full) >= 10
+    assert near_pairs(texts) == full
+    assert near_pairs(texts, [near_duplicates.segments(t) if t else None for t in texts]) == full

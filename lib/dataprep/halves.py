@@ -1,0 +1,74 @@
+"""Per-row work of a large one-off job on two cores: half here, half in a forked child.
+
+`python -m lib check` on 100,000 rows is plain Python over every row (format rules, privacy, the text
+copies are compared on, token counts), one core's work while the machine has two. A forked child
+inherits the parsed rows without copying them, so only its results travel back (pickled through a
+pipe). Used only where forking is safe and worth it: Linux, a second core this process may use, no
+other thread in this process (a fork copies no threads, so a lock another thread held would never be
+released in the child), and enough rows. Anything that goes wrong in the child is computed here
+instead: the result is the same either way, only the time differs.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+AT_LEAST = 20_000  # rows: below this, forking costs more than the second core saves
+
+
+def cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def can_split(n: int) -> bool:
+    """Whether `in_two` would use a child for `n` rows here and now."""
+    return (n >= AT_LEAST and sys.platform == "linux" and cores() >= 2
+            and threading.active_count() == 1 and not os.environ.get("FTS_ONE_CORE"))
+
+
+def in_two(work: Callable[[int, int], list[T]], n: int) -> list[T]:
+    """`work(0, n)`, as `work(0, mid) + work(mid, n)` with the second half in a forked child when
+    `can_split(n)`. `work(start, stop)` returns one picklable item per row of its range."""
+    if not can_split(n):
+        return work(0, n)
+    mid = n // 2
+    read_end, write_end = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read_end)
+        os.close(write_end)
+        return work(0, n)
+    if pid == 0:  # the child: its half, sent back, then out without running the parent's exit handlers
+        os.close(read_end)
+        status = 0
+        try:
+            data = pickle.dumps(work(mid, n), protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(data)
+        except BaseException:  # noqa: BLE001 - the parent computes this half itself
+            status = 1
+        os._exit(status)
+    os.close(write_end)
+    first = work(0, mid)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not data:
+        return first + work(mid, n)
+    try:
+        second = pickle.loads(data)
+    except Exception:  # noqa: BLE001 - a torn message: compute it here
+        return first + work(mid, n)
+    return first + second
