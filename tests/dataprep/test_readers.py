@@ -233,3 +233,10 @@ def test_every_broken_line_is_named_and_the_readable_rows_are_kept():
     readable = err.value.readable
     assert readable is not None and len(readable.examples) == len(lines) - 2
     assert readable.line_numbers() == [n for n in range(1, len(lines) + 1) if n not in (2, 5)]
+
+
+def test_values_orjson_refuses_are_read_as_the_json_module_reads_them():
+    """Lines are read by orjson first; a wide integer and a lone surrogate escape are still read (by json)."""
+    data = parse('{"messages": [], "n": 123456789012345678901234567890, "s": "\\ud800"}\n', "x.jsonl")
+    assert data.examples[0]["n"] == 123456789012345678901234567890
+    assert data.examples[0]["s"] == "\ud800"
