@@ -116,14 +116,27 @@ _ADVICE = {
 _SPACED_DIGITS = re.compile(r"\d(?:[\s.-]|\\[nrtfb]|\\u00[01][0-9a-fA-F])\d")  # also across a JSON escape
 
 
+# For `_maybe`, on the text's UTF-8 bytes (two C-speed passes instead of splitting the text into words:
+# 0.4 s against 1.6 s for 100,000 rows): ASCII spacing and the backslash become a space, every other byte an
+# "x" (a run of 15 characters without a space is a run of at least 15 such bytes); and every byte that is
+# not an ASCII digit is dropped (in UTF-8 the bytes 0-9 are only ever digits).
+_RUN_BYTES = bytes(32 if c in b" \t\n\r\x0b\x0c\\" else 120 for c in range(256))
+_NOT_DIGITS = bytes(c for c in range(256) if not 48 <= c <= 57)
+_RUN = b"x" * 15
+
+
 def _maybe(text: str) -> bool:
     """Whether `text` can hold a finding at all. Every finding contains an "@", a private key's armour,
     two digits apart by one space, dot or dash (every phone number) or a run of 15+ characters without a
-    space (the shortest secret); most texts have none, and these tests run at C speed. Run on an
-    example's JSON, it can only say yes more often (quotes and escapes join words), never less."""
-    return ("@" in text or "-----BEGIN" in text
-            or (sum(map(text.count, "0123456789")) >= 9 and _SPACED_DIGITS.search(text) is not None)  # 9+ digits
-            or max(map(len, text.replace("\\", " ").split()), default=0) >= 15)  # no secret has a backslash
+    space (the shortest secret); most texts have none, and these tests run at C speed. It may say yes
+    where nothing is found (other Unicode spaces do not break a run here), never no where something
+    would be. Run on an example's JSON, it can only say yes more often (quotes and escapes join words)."""
+    if "@" in text or "-----BEGIN" in text:
+        return True
+    raw = text.encode("utf-8", "surrogatepass")
+    if len(raw.translate(None, _NOT_DIGITS)) >= 9 and _SPACED_DIGITS.search(text) is not None:  # 9+ digits
+        return True
+    return _RUN in raw.translate(_RUN_BYTES)  # no secret has a backslash
 
 
 def _plain_strings(example: Any) -> str | None:

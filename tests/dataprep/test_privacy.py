@@ -82,3 +82,23 @@ def test_every_string_is_scanned_with_its_field_and_file_lines():
                "preferred_output": [{"role": "assistant", "content": "ok"}], "metadata": {"owner": "bob@example.org"}}
     issues = scan(["not an object", example], line_numbers=[3, 9])
     assert [(i.line, i.field) for i in issues] == [(9, "input.messages[0].content"), (9, "metadata.owner")]
+
+
+def test_the_quick_pre_check_never_says_no_where_a_word_by_word_reading_would_say_yes():
+    """`_maybe` reads bytes, not words: it may say yes more often (other Unicode spaces), never less."""
+    import random
+
+    from lib.dataprep import privacy
+
+    def by_words(text: str) -> bool:  # the rule as it reads: 9+ digits with two spaced, or a 15+ character word
+        return ("@" in text or "-----BEGIN" in text
+                or (sum(map(text.count, "0123456789")) >= 9 and privacy._SPACED_DIGITS.search(text) is not None)
+                or max(map(len, text.replace("\\", " ").split()), default=0) >= 15)
+
+    rng = random.Random(4)
+    alphabet = "ab1 2.-\\\t\n\u00a0\u2003é中\x1c"
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60))) for _ in range(5000)]
+    texts += ["key sk-" + "a1" * 8, "ring 020 7946 0958", "café" * 4, "x" * 14, "x" * 15]
+    for text in texts:
+        assert privacy._maybe(text) or not by_words(text), text
+    assert sum(map(by_words, texts)) > 100  # the sample has texts the rule says yes to
