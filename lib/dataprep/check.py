@@ -244,35 +244,46 @@ def _check_row(example: Any, row: int, fmt: str) -> RowCheck:
     return RowCheck(tuple(issues), tuple(privacy.scan_example(example, row)), messages, text)
 
 
+@dataclass
+class _Rows:
+    """Every row's own results, by column (what `_check` reads, whether remembered or just worked out)."""
+
+    issues: list[tuple[Issue, ...]]
+    privacy: list[tuple[Issue, ...]]
+    messages: list[list[Any] | None]
+    texts: list[str | None]
+    segments: list[tuple[str, ...] | None] | None = None  # cut already (one-off checks)
+
+    @classmethod
+    def of(cls, rows: Sequence[RowCheck]) -> _Rows:
+        return cls([r.issues for r in rows], [r.privacy for r in rows], [r.messages for r in rows],
+                   [r.text for r in rows])
+
+
 def _one_off_rows(examples: Sequence[Any], lines: list[int], fmt: str,
-                  encoding: str | None) -> tuple[list[RowCheck], list[Any], list[int], list[int]]:
+                  encoding: str | None) -> tuple[_Rows, list[int], list[int]]:
     """Every row's own checks, the segments near copies are found by, and, with an `encoding`, its
-    token counts (total, answer): the per-row
-    work of a one-off check, half of it in a forked child when the dataset is large. The child sends
-    back no message lists (the rows here hold them already), only what it worked out."""
+    token counts (total, answer): the per-row work of a one-off check, half of it in a forked child
+    when the dataset is large. The child sends back no message lists (the rows here hold them
+    already), only what it worked out."""
     def work(start: int, stop: int) -> list[tuple[Any, ...]]:
         part = examples[start:stop]
-        totals, answers = tokens.count_examples(part, encoding) if encoding else ([], [])
+        totals, answers = tokens.count_examples(part, encoding) if encoding else ([0] * len(part),) * 2
         out = []
         for k, example in enumerate(part):
             found = _check_row(example, lines[start + k], fmt)
             cut = near_duplicates.segments(found.text) if found.text is not None else None
             out.append((found.issues, found.privacy, found.messages is not None, found.text, cut,
-                        totals[k] if encoding else 0, answers[k] if encoding else 0))
+                        totals[k], answers[k]))
         return out
 
-    rows: list[RowCheck] = []
-    cuts: list[tuple[str, ...] | None] = []
-    totals: list[int] = []
-    answers: list[int] = []
-    for example, (issues, private, has_messages, text, cut, total, answer) in zip(
-            examples, halves.in_two(work, len(examples)), strict=True):
-        messages = _messages_of(example, fmt) if has_messages else None
-        rows.append(RowCheck(issues, private, messages, text))
-        cuts.append(cut)
-        totals.append(total)
-        answers.append(answer)
-    return rows, cuts, (totals if encoding else []), (answers if encoding else [])
+    results = halves.in_two(work, len(examples))
+    if not results:
+        return _Rows([], [], [], [], []), [], []
+    issues, private, usable, texts, cuts, totals, answers = map(list, zip(*results, strict=True))
+    messages = [_messages_of(ex, fmt) if has else None for ex, has in zip(examples, usable, strict=True)]
+    rows = _Rows(issues, private, messages, texts, cuts)
+    return rows, (totals if encoding else []), (answers if encoding else [])
 
 
 def _messages_of(example: Any, fmt: str) -> list[Any] | None:
@@ -299,13 +310,12 @@ def _check(
     splits = dataset.splits()
     encoding = tokens.encoding_name_for_model(model) if model else tokens.DEFAULT_ENCODING
     answer_counts: list[int] = []
-    cuts: list[Any] | None = None
     if checker is not None:
         keys = [row_digest(ex) for ex in examples]
-        rows = [checker.row(ex, line, fmt, k) for ex, line, k in zip(examples, lines, keys, strict=True)]
+        rows = _Rows.of([checker.row(ex, line, fmt, k) for ex, line, k in zip(examples, lines, keys, strict=True)])
     else:  # a one-off check: count with the rows, on two cores when it is large (lib.dataprep.halves)
         count = model is not None and not (token_counts is not None and len(token_counts) == n)
-        rows, cuts, counted, answer_counts = _one_off_rows(examples, lines, fmt, encoding if count else None)
+        rows, counted, answer_counts = _one_off_rows(examples, lines, fmt, encoding if count else None)
         if count:
             token_counts = counted
     if token_counts is not None and len(token_counts) == n:
@@ -320,15 +330,15 @@ def _check(
 
         info = pricing.model_info(model)
         limit = info.token_limit if info else None
-    row_issues = [i for r in rows for i in r.issues]
-    private = [i for r in rows for i in r.privacy]
+    row_issues = [i for found in rows.issues for i in found]
+    private = [i for found in rows.privacy for i in found]
     if fmt == "dpo":
         whole = validation.validate_dpo(examples, line_numbers=lines).issues
     else:
-        conversations = {i: r.messages for i, r in enumerate(rows) if r.messages is not None}
+        conversations = {i: m for i, m in enumerate(rows.messages) if m is not None}
         whole = row_issues + validation.dataset_issues(
             examples, conversations, lines=lines, token_counts=counts, token_limit=limit, model=model, keys=keys,
-            texts=[r.text for r in rows], index=checker.index if checker is not None else None, segments=cuts)
+            texts=rows.texts, index=checker.index if checker is not None else None, segments=rows.segments)
     what = "preference pairs" if fmt == "dpo" else "examples"
     report_fmt = "dpo" if fmt == "dpo" else ("legacy" if fmt == "legacy" else "chat")
     reports = {}
@@ -336,7 +346,7 @@ def _check(
     for name in ("train", "validation"):
         chosen = [i for i, s in enumerate(splits) if s == name]
         positions[name] = [lines[i] for i in chosen]
-        issues = [i for p in chosen for i in rows[p].issues]
+        issues = [i for p in chosen for i in rows.issues[p]]
         if name == "train":  # a validation file may be small (lib.dataprep.validation.upload_errors)
             issues += _too_few_for_training(len(chosen), n - len(chosen), what)
         reports[name] = validation.build_report(report_fmt, len(chosen), issues)
