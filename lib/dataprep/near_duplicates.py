@@ -168,7 +168,7 @@ def near_pairs(texts: Sequence[str | None],
     repeated = Counter(t for t in texts if t is not None)
     kept: dict[str, tuple[str, ...]] = {}
     for text, pieces in cut.items():
-        shared = tuple(p for p in pieces if p in useful) if useful else ()
+        shared = () if useful.isdisjoint(pieces) else tuple(p for p in pieces if p in useful)
         if shared or repeated[text] > 1:
             kept[text] = shared
     index = NearDuplicateIndex()
