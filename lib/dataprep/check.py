@@ -266,21 +266,23 @@ def _one_off_rows(examples: Sequence[Any], lines: list[int], fmt: str,
     token counts (total, answer): the per-row work of a one-off check, half of it in a forked child
     when the dataset is large. The child sends back no message lists (the rows here hold them
     already), only what it worked out."""
-    def work(start: int, stop: int) -> list[tuple[Any, ...]]:
+    def work(start: int, stop: int) -> tuple[list[Any], ...]:  # columns: they cross from the child quickest
         part = examples[start:stop]
         totals, answers = tokens.count_examples(part, encoding) if encoding else ([0] * len(part),) * 2
-        out = []
+        issues, private, usable, texts, cuts = [], [], [], [], []
         for k, example in enumerate(part):
             found = _check_row(example, lines[start + k], fmt)
-            cut = near_duplicates.segments(found.text) if found.text is not None else None
-            out.append((found.issues, found.privacy, found.messages is not None, found.text, cut,
-                        totals[k], answers[k]))
-        return out
+            issues.append(found.issues)
+            private.append(found.privacy)
+            usable.append(found.messages is not None)
+            texts.append(found.text)
+            cuts.append(near_duplicates.segments(found.text) if found.text is not None else None)
+        return issues, private, usable, texts, cuts, totals, answers
 
-    results = halves.in_two(work, len(examples))
-    if not results:
-        return _Rows([], [], [], [], []), [], []
-    issues, private, usable, texts, cuts, totals, answers = map(list, zip(*results, strict=True))
+    def join(first: tuple[list[Any], ...], second: tuple[list[Any], ...]) -> tuple[list[Any], ...]:
+        return tuple(a + b for a, b in zip(first, second, strict=True))
+
+    issues, private, usable, texts, cuts, totals, answers = halves.in_two(work, len(examples), join)
     messages = [_messages_of(ex, fmt) if has else None for ex, has in zip(examples, usable, strict=True)]
     rows = _Rows(issues, private, messages, texts, cuts)
     return rows, (totals if encoding else []), (answers if encoding else [])

@@ -11,6 +11,8 @@ instead: the result is the same either way, only the time differs.
 
 from __future__ import annotations
 
+import io
+import operator
 import os
 import pickle
 import sys
@@ -37,9 +39,10 @@ def can_split(n: int) -> bool:
             and threading.active_count() == 1 and not os.environ.get("FTS_ONE_CORE"))
 
 
-def in_two(work: Callable[[int, int], list[T]], n: int) -> list[T]:
-    """`work(0, n)`, as `work(0, mid) + work(mid, n)` with the second half in a forked child when
-    `can_split(n)`. `work(start, stop)` returns one picklable item per row of its range."""
+def in_two(work: Callable[[int, int], T], n: int, join: Callable[[T, T], T] = operator.add) -> T:
+    """`work(0, n)`, as `join(work(0, mid), work(mid, n))` with the second half in a forked child when
+    `can_split(n)`. `work(start, stop)` returns a picklable value for its rows (a list by default, joined
+    by `+`; columns of plain values cross fastest)."""
     if not can_split(n):
         return work(0, n)
     mid = n // 2
@@ -54,9 +57,13 @@ def in_two(work: Callable[[int, int], list[T]], n: int) -> list[T]:
         os.close(read_end)
         status = 0
         try:
-            data = pickle.dumps(work(mid, n), protocol=pickle.HIGHEST_PROTOCOL)
+            result = work(mid, n)
+            out = io.BytesIO()
+            pickler = pickle.Pickler(out, protocol=pickle.HIGHEST_PROTOCOL)
+            pickler.fast = True  # no memo: the results hold no cycles, and 4x quicker to pickle
+            pickler.dump(result)
             with os.fdopen(write_end, "wb") as pipe:
-                pipe.write(data)
+                pipe.write(out.getbuffer())
         except BaseException:  # noqa: BLE001 - the parent computes this half itself
             status = 1
         os._exit(status)
@@ -66,9 +73,9 @@ def in_two(work: Callable[[int, int], list[T]], n: int) -> list[T]:
         data = pipe.read()
     _, status = os.waitpid(pid, 0)
     if status != 0 or not data:
-        return first + work(mid, n)
+        return join(first, work(mid, n))
     try:
         second = pickle.loads(data)
     except Exception:  # noqa: BLE001 - a torn message: compute it here
-        return first + work(mid, n)
-    return first + second
+        return join(first, work(mid, n))
+    return join(first, second)
