@@ -33,8 +33,10 @@ def segments(text: str) -> tuple[str, ...]:
     punctuation or line breaks; a long piece also by its start and its end, so an edit in its middle
     still leaves something to find it by."""
     pieces = {p.strip() for p in text.translate(_CUT).split("\n") if len(p) >= _MIN_SEGMENT}
-    if len(pieces) > _PER_TEXT:
-        pieces = set(sorted(pieces, key=lambda p: (-len(p), p))[:_PER_TEXT])
+    if len(pieces) > _PER_TEXT:  # the longest, ties in alphabetical order (two C sorts: the second is stable)
+        ordered = sorted(pieces)
+        ordered.sort(key=len, reverse=True)
+        pieces = set(ordered[:_PER_TEXT])
     for piece in [p for p in pieces if len(p) > _LONG]:
         pieces.update((piece[: _LONG // 2], piece[-(_LONG // 2):]))
     whole = text.strip()
