@@ -51,3 +51,13 @@ def test_small_jobs_threads_and_the_opt_out_keep_everything_in_this_process(monk
     monkeypatch.setattr(halves.threading, "active_count", lambda: 2)
     assert not halves.can_split(halves.AT_LEAST)  # forking with another thread running is not safe
     assert {pid for _, pid in halves.in_two(rows_with_their_process, 30)} == {os.getpid()}
+
+
+def test_nowhere_to_write_the_childs_answer_means_everything_is_done_here(splittable, monkeypatch):
+    def no_temporary_file(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(halves.tempfile, "TemporaryFile", no_temporary_file)
+    out = halves.in_two(rows_with_their_process, 30)
+    assert [value for value, _ in out] == [i * i for i in range(30)]
+    assert {pid for _, pid in out} == {os.getpid()}
