@@ -30,6 +30,9 @@ edit_tab, quality_tab, generate_tab, versions_tab, split_tab = st.tabs(
     key="dataset_tab", on_change="rerun",
 )
 check = checks.current(data, with_quality=bool(quality_tab.open))
+saved = dataset_editor.save_pending_edit(data, check)
+if saved is not data:
+    data, check = saved, checks.current(saved, with_quality=bool(quality_tab.open))
 with edit_tab:
     table_column, checks_column = st.columns([3, 2], gap="medium")
     with table_column:
