@@ -194,7 +194,10 @@ def test_the_sweep_panel_plans_ranks_and_hands_the_winner_to_the_playground(on_e
     plan = next(t for t in studio.texts("info") if "runs, trained one after the other" in t)
     assert plan.startswith("4 runs") and "free on this computer" in plan
     runs = next(f for f in frames(studio) if "settings" in f.columns)
-    assert list(runs["settings"])[:2] == ["3 epochs · learning rate ×1", "3 epochs · learning rate ×1 · adapter rank 16"]
+    # On the local engine "automatic" is the measured recipe, as on Launch (15 epochs for 10 rows at ×3),
+    # and the default sweep sets it against the engine's base rate
+    assert list(runs["settings"]) == ["15 epochs · learning rate ×3", "15 epochs · learning rate ×3 · adapter rank 16",
+                                      "15 epochs · learning rate ×1", "15 epochs · learning rate ×1 · adapter rank 16"]
     assert at.button(key="sweep_start").disabled  # until the time is confirmed
     at.checkbox(key="sweep_confirm").check().run()
     assert not at.button(key="sweep_start").disabled

@@ -97,7 +97,7 @@ def render_launch(config: providers.ProviderConfig, client) -> None:
                                    "dpo": "DPO (prefer the better answer)"}.get)
     with st.expander("Settings (automatic unless you change them)"):
         cols = st.columns(3)
-        measured = config.kind == "local" and method == "supervised"  # the local engine's measured recipe
+        measured = recipe.applies(config.kind, method)  # "automatic" is the local engine's measured recipe
         epochs = cols[0].number_input("Epochs (0 = automatic)", 0, 50, 0, key="train_epochs",
                                       help="Passes over the data. Automatic: " + (
                                           "the studio's measured recipe." if measured else "OpenAI's rule."))
@@ -113,9 +113,10 @@ def render_launch(config: providers.ProviderConfig, client) -> None:
         if measured:
             st.caption(recipe.describe(len(train)))
     card = facts_card_choice(train, key="train_facts_card")
-    n_epochs: int | str = int(epochs) or (recipe.epochs(len(train)) if measured else "auto")
-    if measured and not lr:
-        lr = recipe.LEARNING_RATE_MULTIPLIER
+    n_epochs: int | str = int(epochs) or "auto"
+    rate: float | str = float(lr) or "auto"
+    if measured:
+        n_epochs, rate = recipe.resolve(n_epochs, rate, len(train))
     st.info(_summary(config, model, train, n_epochs), icon=":material/receipt_long:")
     flags = checks.current(data).privacy
     if flags and config.kind != "local":
@@ -131,7 +132,7 @@ def render_launch(config: providers.ProviderConfig, client) -> None:
         train, val = facts_card.add_to_rows(train), facts_card.add_to_rows(val)
         metadata[facts_card.METADATA_KEY] = "on"
     params = {"method": method, "n_epochs": n_epochs, "batch_size": int(batch) or "auto",
-              "learning_rate_multiplier": float(lr) or "auto", "suffix": suffix or None, "seed": int(seed),
+              "learning_rate_multiplier": rate, "suffix": suffix or None, "seed": int(seed),
               "metadata": metadata}
     try:
         job = jobs.launch(client, ds.to_jsonl(train).encode(), model=model,

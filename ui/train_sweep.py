@@ -16,7 +16,7 @@ import streamlit as st
 
 from lib.evaluation import charts, scoring
 from lib.evaluation import sweep as sweeps
-from lib.services import errors, job_monitor, jobs, providers
+from lib.services import errors, job_monitor, jobs, providers, recipe
 from ui import pages, render, state, train_launch, train_scores
 
 EPOCHS: list[int | str] = ["auto", 1, 2, 3, 4, 5, 6, 8, 10, 12, 15, 20]
@@ -71,10 +71,13 @@ def _plan(config: providers.ProviderConfig, client) -> None:
     local = config.kind == "local"
     model = st.selectbox("Base model", choices, key="sweep_model")
     cols = st.columns(3 if local else 2)
-    epochs = cols[0].multiselect("Epochs (passes over the data)", EPOCHS, default=[3, 6], key="sweep_epochs",
-                                 format_func=lambda e: "automatic" if e == "auto" else str(e))
+    # On the local engine "automatic" is the studio's measured recipe (as on Launch): the default sweep sets it
+    # against the engine's base learning rate. Elsewhere two epoch counts at the provider's rate.
+    epochs = cols[0].multiselect("Epochs (passes over the data)", EPOCHS, default=["auto"] if local else [3, 6],
+                                 key="sweep_epochs", format_func=lambda e: "automatic" if e == "auto" else str(e))
     rates = cols[1].multiselect(
-        "Learning-rate multiplier", RATES, default=[1.0], key="sweep_lr", format_func=lambda r: f"×{r:g}",
+        "Learning-rate multiplier", ["auto", *RATES], default=["auto", 1.0] if local else [1.0], key="sweep_lr",
+        format_func=lambda r: "automatic" if r == "auto" else f"×{r:g}",
         help="How big a step the model takes at each example: ×2 learns faster and can overshoot, ×0.5 is gentler.")
     adapters: list = [None]
     if local:
@@ -83,10 +86,12 @@ def _plan(config: providers.ProviderConfig, client) -> None:
         with st.popover("What is an adapter, and its rank?"):
             st.markdown(ADAPTER_HELP)
     try:
-        settings = sweeps.grid(epochs, rates, adapters)
+        settings = sweeps.with_recipe(sweeps.grid(epochs, rates, adapters), config.kind, len(data.train_examples()))
     except ValueError as exc:
         st.error(render.escape(str(exc)))
         return
+    if local:
+        st.caption(recipe.describe(len(data.train_examples())))
     if len(settings) < 2:
         st.info("Choose two values or more in one of the lists: a sweep compares settings.")
     card = train_launch.facts_card_choice(data.train_examples(), key="sweep_facts_card")

@@ -32,8 +32,11 @@ def _values(text: str | None) -> list[str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="DATASET", help="The dataset (JSONL, CSV or XLSX).")
     parser.add_argument("--model", required=True, help="The base model to fine-tune.")
-    parser.add_argument("--epochs", default="auto", help="Comma-separated epochs to try, e.g. 3,6 (default auto).")
-    parser.add_argument("--lr", default="auto", help="Comma-separated learning-rate multipliers, e.g. 1,2.")
+    parser.add_argument("--epochs", default="auto",
+                        help="Comma-separated epochs to try, e.g. 3,6 (default auto: on the local engine the "
+                             "studio's measured recipe, as for train).")
+    parser.add_argument("--lr", default="auto",
+                        help="Comma-separated learning-rate multipliers, e.g. 1,2 (auto: on the local engine the recipe's ×3).")
     parser.add_argument("--adapters", default="",
                         help="Local engine: comma-separated adapter ranks and/or 'full' (train every weight), e.g. 8,16,full.")
     parser.add_argument("--prompts", metavar="FILE", help="Held-out prompts (default: elements the dataset does not cover).")
@@ -64,6 +67,7 @@ def _run(args: argparse.Namespace) -> int:
             raise CommandError(f"No such prompt file: {args.prompts}")
         prompts = prompt_sets.load_prompts(Path(args.prompts))
     config = provider_config(args)
+    settings = sweep.with_recipe(settings, config.kind, len(data.train_examples()))  # auto: as `train` reads it
     client = make_client(config)
     planned = sweep.plan(config, data, args.model, settings, client=client)
     total = (f"about {planned.total_seconds / 60:.0f} min on the engine" if planned.total_seconds is not None

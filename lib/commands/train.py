@@ -144,7 +144,11 @@ def _main(args: argparse.Namespace) -> int:
         _say("The local engine was started for this command, so it waits for the job (it stops when this ends).")
     try:
         dpo = getattr(data, "format", "chat") == "dpo"
-        measured = config.kind == "local" and not dpo  # "automatic" there is the studio's measured recipe
+        measured = recipe.applies(config.kind, "dpo" if dpo else "supervised")  # "automatic": the measured recipe
+        n_epochs, rate = ((args.epochs if args.epochs is not None else "auto"),
+                          (args.learning_rate_multiplier if args.learning_rate_multiplier is not None else "auto"))
+        if measured:
+            n_epochs, rate = recipe.resolve(n_epochs, rate, len(training))
         if measured and (args.epochs is None or args.learning_rate_multiplier is None):
             _say(recipe.describe(len(training)))
         _say(f"Training on {config.describe()} with {len(training)} examples"
@@ -159,12 +163,9 @@ def _main(args: argparse.Namespace) -> int:
             filename=f"{stem}.jsonl",
             progress=_launch_progress,
             method="dpo" if dpo else "supervised",
-            n_epochs=args.epochs if args.epochs is not None else (recipe.epochs(len(training)) if measured else "auto"),
+            n_epochs=n_epochs,
             batch_size=args.batch_size if args.batch_size is not None else "auto",
-            learning_rate_multiplier=(
-                args.learning_rate_multiplier if args.learning_rate_multiplier is not None
-                else (recipe.LEARNING_RATE_MULTIPLIER if measured else "auto")
-            ),
+            learning_rate_multiplier=rate,
             suffix=args.suffix,
             seed=args.seed,
             metadata={facts_card.METADATA_KEY: "on"} if card else None,

@@ -8,6 +8,7 @@ can follow it after a refresh, and the ranked table says which model to keep.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import secrets
@@ -22,7 +23,7 @@ from lib.checks import facts_card
 from lib.dataprep.dataset import Dataset, to_jsonl
 from lib.dataprep.workspace import atomic_write_text
 from lib.evaluation import scoring
-from lib.services import jobs, pricing
+from lib.services import jobs, pricing, recipe
 
 MAX_RUNS = 12
 """A sweep is a handful of runs: each is a whole training job."""
@@ -95,6 +96,18 @@ def grid(epochs: Sequence[Any] = ("auto",), learning_rate_multipliers: Sequence[
     if len(settings) > MAX_RUNS:
         raise ValueError(f"That grid has {len(settings)} runs; choose at most {MAX_RUNS}.")
     return settings
+
+
+def with_recipe(settings: Sequence[Setting], provider_kind: str, n_examples: int) -> list[Setting]:
+    """`settings` with "auto" read as the Train page reads it: on the local engine, the studio's measured
+    recipe (`lib.services.recipe`); elsewhere unchanged. A setting that becomes another is one run."""
+    out = []
+    for s in settings:
+        if recipe.applies(provider_kind, adapter=s.adapter):
+            n_epochs, rate = recipe.resolve(s.n_epochs, s.learning_rate_multiplier, n_examples)
+            s = dataclasses.replace(s, n_epochs=n_epochs, learning_rate_multiplier=rate)
+        out.append(s)
+    return list(dict.fromkeys(out))
 
 
 # --------------------------------------------------------------------------- what it will take

@@ -12,6 +12,7 @@ Hosted providers keep their own automatic settings: they are not this model.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 MEASURED = "2026-11-28"
 SOURCE = "benchmarks/quality.py: the sample's 12 rows, SmolLM2-135M-Instruct, 20 unseen elements"
@@ -33,3 +34,15 @@ def describe(n_examples: int) -> str:
     return (f"Automatic on this engine is the studio's measured recipe: {epochs(n_examples)} epochs for "
             f"{n_examples} examples at three times the base learning rate (chosen on {MEASURED} by scoring replies to "
             "questions the model never saw).")
+
+
+def applies(provider_kind: str, method: str = "supervised", adapter: Any = None) -> bool:
+    """Whether "automatic" means this recipe: the local engine, supervised training of an adapter (it was
+    not measured for training every weight, nor for preference pairs)."""
+    return provider_kind == "local" and method == "supervised" and adapter != "full"
+
+
+def resolve(n_epochs: Any, learning_rate_multiplier: Any, n_examples: int) -> tuple[Any, Any]:
+    """(epochs, learning-rate multiplier) with the recipe's values where "auto" is asked; the others kept."""
+    return (epochs(n_examples) if n_epochs == "auto" else n_epochs,
+            LEARNING_RATE_MULTIPLIER if learning_rate_multiplier == "auto" else learning_rate_multiplier)

@@ -96,3 +96,17 @@ def test_a_sweeps_scores_are_kept_with_each_job_for_the_history(tmp_path):
     kept = store.load("ftjob-a")
     assert kept.final.headline() == "clean limericks 3/4 · right facts 0/4 · wrong facts 0/4" and kept.base.clean == 0
     assert store.load("ftjob-b") is None
+
+
+def test_automatic_settings_are_the_measured_recipe_on_the_local_engine_only():
+    from lib.services import recipe
+
+    settings = sweep.grid(["auto", 12], ["auto", 1.0], [None, "full"])
+    local = sweep.with_recipe(settings, "local", 12)
+    # 12 rows: the recipe is 12 epochs at x3, so "auto" and 12 epochs are one run; training every weight keeps
+    # the engine's own automatic settings (the recipe was measured for adapters)
+    assert [s.label() for s in local if s.adapter is None] == [
+        "12 epochs · learning rate ×3", "12 epochs · learning rate ×1"]
+    assert sweep.Setting("auto", "auto", "full") in local
+    assert recipe.epochs(12) == 12 and recipe.LEARNING_RATE_MULTIPLIER == 3.0
+    assert sweep.with_recipe(settings, "openai", 12) == settings
