@@ -235,13 +235,18 @@ class DatasetChecker:
 
 
 def _check_row(example: Any, row: int, fmt: str) -> RowCheck:
+    return RowCheck(*_row_parts(example, row, fmt))
+
+
+def _row_parts(example: Any, row: int, fmt: str) -> tuple[tuple[Issue, ...], tuple[Issue, ...], Any, str | None]:
+    """A `RowCheck`'s fields: (format issues, privacy findings, message list, text copies are compared on)."""
     if fmt == "dpo":
         found = validation.validate_dpo([example], line_numbers=[row])
         issues = tuple(i for i in found.issues if i.code not in ("too_few_examples", "duplicate_example"))
-        return RowCheck(issues, tuple(privacy.scan_example(example, row)), None, None)
+        return issues, tuple(privacy.scan_example(example, row)), None, None
     issues, messages = validation.row_issues(example, row)
     text = validation.conversation_text(messages) if messages is not None else None
-    return RowCheck(tuple(issues), tuple(privacy.scan_example(example, row)), messages, text)
+    return tuple(issues), tuple(privacy.scan_example(example, row)), messages, text
 
 
 @dataclass
@@ -270,13 +275,14 @@ def _one_off_rows(examples: Sequence[Any], lines: list[int], fmt: str,
         part = examples[start:stop]
         totals, answers = tokens.count_examples(part, encoding) if encoding else ([0] * len(part),) * 2
         issues, private, usable, texts, cuts = [], [], [], [], []
+        cut = near_duplicates.segments
         for k, example in enumerate(part):
-            found = _check_row(example, lines[start + k], fmt)
-            issues.append(found.issues)
-            private.append(found.privacy)
-            usable.append(found.messages is not None)
-            texts.append(found.text)
-            cuts.append(near_duplicates.segments(found.text) if found.text is not None else None)
+            found, flagged, messages, text = _row_parts(example, lines[start + k], fmt)
+            issues.append(found)
+            private.append(flagged)
+            usable.append(messages is not None)
+            texts.append(text)
+            cuts.append(cut(text) if text is not None else None)
         return issues, private, usable, texts, cuts, totals, answers
 
     def join(first: tuple[list[Any], ...], second: tuple[list[Any], ...]) -> tuple[list[Any], ...]:
