@@ -69,6 +69,9 @@ def _decode(data: bytes | str) -> str:
         ) from None
 
 
+_FIRST_NON_SPACE = re.compile(r"\s*")
+
+
 def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
@@ -94,8 +97,9 @@ def _json_error(line: int, exc: Exception) -> ParseError:
 def _parse_json_text(text: str) -> tuple[list[Any], list[int], list[ParseError]]:
     """JSONL (one value per line; blank lines skipped, numbering kept), or one JSON array / object.
     Returns the values, their line numbers, and an error for every line that is not JSON."""
-    stripped = text.strip()
-    if stripped.startswith("["):
+    start = _FIRST_NON_SPACE.match(text).end()  # where the content starts, without copying 100 MB to find out
+    if text.startswith("[", start):
+        stripped = text.strip()
         try:
             whole = _loads(stripped)
         except (json.JSONDecodeError, ValueError) as exc:
@@ -129,7 +133,7 @@ def _parse_json_text(text: str) -> tuple[list[Any], list[int], list[ParseError]]
         except (json.JSONDecodeError, ValueError) as exc:
             if not broken:
                 try:  # a single pretty-printed object spread over several lines
-                    whole = _loads(stripped)
+                    whole = _loads(text.strip())
                 except (json.JSONDecodeError, ValueError):
                     pass
                 else:
@@ -217,6 +221,11 @@ def _system_of_values(values: list[Any]) -> str | None:
     """The system prompt most examples use (what "Apply to all rows" should offer), if any."""
     counts: dict[str, int] = {}
     for value in values:
+        messages = value.get("messages") if type(value) is dict else None
+        if type(messages) is list and messages and type(head := messages[0]) is dict and \
+                head.get("role") == "system" and type(content := head.get("content")) is str:
+            counts[content] = counts.get(content, 0) + 1  # most rows: the system prompt comes first
+            continue
         for message in conversation(value):
             if message.get("role") == "system" and isinstance(message.get("content"), str):
                 counts[message["content"]] = counts.get(message["content"], 0) + 1
@@ -239,7 +248,7 @@ def parse(
     if suffix in (".xlsx", ".xlsm") or (isinstance(data, bytes) and data[:4] == b"PK\x03\x04"):
         return _from_table(read_table(data, filename or "data.xlsx"), name, system_prompt, column_map, 2)
     text = _decode(data)
-    if not text.strip():
+    if not text or text.isspace():
         raise ParseError(None, "The file is empty: add your examples, one per line.")
     if suffix in (".csv", ".tsv"):
         return _from_table(read_table(text, filename), name, system_prompt, column_map, 2)
