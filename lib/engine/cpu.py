@@ -61,3 +61,10 @@ class ThreadShare:
             threads = threads_for_load(self.most)
             if threads != torch.get_num_threads():
                 torch.set_num_threads(threads)
+
+    def restore(self) -> None:
+        """torch's thread count as it was before the first look, for whatever runs next in this thread."""
+        import torch
+
+        if self.most is not None and torch.get_num_threads() != self.most:
+            torch.set_num_threads(self.most)

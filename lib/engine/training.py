@@ -443,7 +443,7 @@ class ProgressCallback:
         self.last_loss: float | None = None
         self.parent = os.getppid()
         self.abandoned = False  # the engine died, or no longer counts this job as running
-        self.most_threads: int | None = None  # torch's CPU threads when nothing else runs (None: on a GPU)
+        self.threads: cpu.ThreadShare | None = None  # torch's CPU threads, kept to the load (None: on a GPU)
 
     # -- events ---------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -457,9 +457,7 @@ class ProgressCallback:
     def on_train_begin(self, args, state, control, **kwargs):
         self.started = time.time()
         if args.use_cpu:
-            import torch
-
-            self.most_threads = torch.get_num_threads()
+            self.threads = cpu.ThreadShare(every=5)  # the load changes: look again every 5 steps
         self.total_steps = state.max_steps or self.total_steps
         if state.is_world_process_zero:
             self.store.update_job(self.config.job_id, step=state.global_step, total_steps=self.total_steps)
@@ -481,18 +479,12 @@ class ProgressCallback:
             self.flush()
 
     def on_step_begin(self, args, state, control, **kwargs):
-        if self.most_threads is not None and state.global_step % 5 == 0:  # the load changes: look again
-            import torch
-
-            threads = cpu.threads_for_load(self.most_threads)
-            if threads != torch.get_num_threads():
-                torch.set_num_threads(threads)
+        if self.threads is not None:
+            self.threads.adjust(now=self.threads.calls == 0)  # the first step too
 
     def on_train_end(self, args, state, control, **kwargs):
-        if self.most_threads is not None:  # as it was, for whatever runs next in this process
-            import torch
-
-            torch.set_num_threads(self.most_threads)
+        if self.threads is not None:  # as it was, for whatever runs next in this process
+            self.threads.restore()
 
     def on_step_end(self, args, state, control, **kwargs):
         now = time.time()
